@@ -1,0 +1,1 @@
+"""Agencies, API keys, users and roles."""

@@ -1,0 +1,1 @@
+"""Dispatch: planner, delivery queue, workers, rate limits, retries, tracking, MMSC connectors."""

@@ -1,0 +1,1 @@
+"""MMSC connectors behind one small abstract base (`base.Connector`)."""

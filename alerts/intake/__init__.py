@@ -1,0 +1,1 @@
+"""Alert records: ingest flow, dedupe, update/cancel, feeds."""

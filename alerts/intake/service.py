@@ -1,0 +1,219 @@
+"""The ingest flow: parse, authorize, dedupe, store, link updates and cancels."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from alerts import cap
+from alerts.access.models import Agency
+from alerts.audit import service as audit
+from alerts.db import utcnow
+from alerts.errors import CapInvalid, Forbidden, NotFound, Violation
+from alerts.intake import columns
+from alerts.intake.models import Alert, AlertState
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """What ingest did: the stored alert, whether it is new, and alerts it changed."""
+
+    alert: Alert
+    created: bool
+    changed: list[Alert] = field(default_factory=list)
+    warnings: list[Violation] = field(default_factory=list)
+
+
+def violations_of(issues: list[cap.Issue]) -> list[Violation]:
+    """Turn CAP library issues into API violations."""
+    return [
+        Violation(rule=i.rule, message=i.message, path=i.path, line=i.line, severity=i.severity)
+        for i in issues
+    ]
+
+
+def validate_document(data: bytes, *, agency: Agency | None, max_bytes: int) -> cap.ParseResult:
+    """Parse and validate a CAP document with the agency's profile settings."""
+    return cap.parse(
+        data,
+        max_bytes=max_bytes,
+        ipaws_profile=bool(agency and agency.ipaws_profile),
+        require_signature=bool(agency and agency.require_signature),
+    )
+
+
+def _authorize_sender(agency: Agency, parsed: cap.CapAlert) -> None:
+    if parsed.sender not in agency.senders:
+        raise Forbidden(
+            f"agency {agency.name!r} may not post as sender {parsed.sender!r}",
+            violations=[
+                Violation(
+                    rule="AUTH-SENDER-NOT-ALLOWED",
+                    message=f"allowed senders: {', '.join(agency.senders) or '(none)'}",
+                    path="/alert/sender",
+                )
+            ],
+        )
+
+
+def find_existing(
+    *, session: Session, sender: str, identifier: str, sent: datetime
+) -> Alert | None:
+    """The stored alert with this (sender, identifier, sent) key, if any."""
+    return session.exec(
+        select(Alert).where(
+            Alert.sender == sender, Alert.identifier == identifier, Alert.sent_utc == sent
+        )
+    ).first()
+
+
+def ingest(
+    *,
+    session: Session,
+    data: bytes,
+    agency: Agency,
+    max_bytes: int,
+    actor: str,
+    via: str = "api",
+    area_resolver: columns.AreaResolver | None = None,
+) -> IngestOutcome:
+    """Validate and store one CAP document; a repeat of a stored alert returns that alert."""
+    result = validate_document(data, agency=agency, max_bytes=max_bytes)
+    if not result.ok or result.alert is None:
+        raise CapInvalid(
+            "the CAP document breaks the rules listed", violations=violations_of(result.issues)
+        )
+    parsed = result.alert
+    _authorize_sender(agency, parsed)
+    existing = find_existing(
+        session=session, sender=parsed.sender, identifier=parsed.identifier, sent=parsed.sent
+    )
+    if existing is not None:
+        return IngestOutcome(alert=existing, created=False)
+    row = columns.alert_row(result, agency_id=agency.id, via=via, area_resolver=area_resolver)
+    row.short_id = secrets.token_urlsafe(6)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request stored the same key first: answer with that one.
+        again = find_existing(
+            session=session, sender=parsed.sender, identifier=parsed.identifier, sent=parsed.sent
+        )
+        if again is None:
+            raise
+        return IngestOutcome(alert=again, created=False)
+    changed = _apply_references(session=session, alert=row, parsed=parsed, agency=agency)
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"alert.{parsed.msg_type.lower()}",
+        target_type="alert",
+        target_id=row.id or "",
+        detail={
+            "identifier": parsed.identifier,
+            "sender": parsed.sender,
+            "status": parsed.status,
+            "via": via,
+            "changed": [a.id for a in changed],
+        },
+    )
+    warnings = [v for v in violations_of(result.issues) if v.severity == "warning"]
+    return IngestOutcome(alert=row, created=True, changed=changed, warnings=warnings)
+
+
+def _apply_references(
+    *, session: Session, alert: Alert, parsed: cap.CapAlert, agency: Agency
+) -> list[Alert]:
+    """Mark the alerts an Update/Cancel references as superseded/cancelled."""
+    if parsed.msg_type not in ("Update", "Cancel"):
+        return []
+    new_state = AlertState.CANCELLED if parsed.msg_type == "Cancel" else AlertState.SUPERSEDED
+    changed: list[Alert] = []
+    for ref in parsed.references:
+        target = find_existing(
+            session=session, sender=ref.sender, identifier=ref.identifier, sent=ref.sent
+        )
+        if target is None or target.sender not in agency.senders:
+            continue
+        if target.state in (AlertState.ACTIVE, AlertState.PENDING_APPROVAL):
+            target.state = new_state
+        target.replaced_by_id = alert.id
+        target.updated_at = utcnow()
+        session.add(target)
+        changed.append(target)
+    return changed
+
+
+def get_alert(*, session: Session, alert_id: int) -> Alert:
+    """One stored alert or NotFound."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    return alert
+
+
+def get_by_short_id(*, session: Session, short_id: str) -> Alert:
+    """One stored alert by its public short id."""
+    alert = session.exec(select(Alert).where(Alert.short_id == short_id)).first()
+    if alert is None:
+        raise NotFound(f"alert {short_id!r} does not exist")
+    return alert
+
+
+def is_active(alert: Alert, now: datetime | None = None) -> bool:
+    """Active means not replaced, not cancelled, and not past its expiry."""
+    now = now or utcnow()
+    if alert.state != AlertState.ACTIVE:
+        return False
+    return alert.expires_utc is None or alert.expires_utc > now
+
+
+def effective_state(alert: Alert, now: datetime | None = None) -> AlertState:
+    """The state with expiry applied: an active alert past ``expires`` reads as expired."""
+    state = AlertState(alert.state)
+    if state is AlertState.ACTIVE and alert.expires_utc and alert.expires_utc <= (now or utcnow()):
+        return AlertState.EXPIRED
+    return state
+
+
+def _active_clause(now: datetime) -> Any:
+    return sa.and_(
+        Alert.state == AlertState.ACTIVE,
+        sa.or_(col(Alert.expires_utc).is_(None), col(Alert.expires_utc) > now),
+    )
+
+
+def list_alerts(
+    *,
+    session: Session,
+    status: str | None = None,
+    active: bool | None = None,
+    since: datetime | None = None,
+    sender: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Alert], int]:
+    """A filtered page of alerts, newest first, and the total count."""
+    q = select(Alert)
+    if status:
+        q = q.where(Alert.status == status)
+    if sender:
+        q = q.where(Alert.sender == sender)
+    if since:
+        q = q.where(col(Alert.sent_utc) >= since)
+    if active is not None:
+        clause = _active_clause(utcnow())
+        q = q.where(clause if active else sa.not_(clause))
+    total = session.exec(select(func.count()).select_from(q.subquery())).one()
+    rows = session.exec(
+        q.order_by(col(Alert.sent_utc).desc(), col(Alert.id).desc()).offset(offset).limit(limit)
+    )
+    return list(rows), int(total)

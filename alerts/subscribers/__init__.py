@@ -1,0 +1,1 @@
+"""Subscribers: phone numbers, languages, locations, consent, import."""

@@ -1,0 +1,290 @@
+"""Offline basemap layers: loaded from data/basemap, projected to Web Mercator once per process.
+
+Each region (NYC, Florida, and a counties-only fallback) is a bundle of pre-built matplotlib
+paths with their bounding boxes, so a render only picks the paths that touch its extent and never
+re-reads or re-projects a file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path as FsPath
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyogrio
+import shapely
+from matplotlib.path import Path
+from shapely.geometry.base import BaseGeometry
+
+EARTH_RADIUS_M = 6_378_137.0
+SIMPLIFY_M = 4.0
+REGION_BBOXES = {
+    "nyc": (-74.60, 40.30, -73.30, 41.20),
+    "florida": (-87.80, 24.30, -79.70, 31.10),
+}
+NYC_FIPS = frozenset({"36005", "36047", "36061", "36081", "36085"})
+
+FloatArray = npt.NDArray[np.float64]
+Extent = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in Web Mercator metres
+
+
+def data_dir() -> FsPath:
+    """The basemap folder: $ALERTCAST_DATA_DIR/basemap, else the repository's data/basemap."""
+    root = os.environ.get("ALERTCAST_DATA_DIR")
+    base = FsPath(root) if root else FsPath(__file__).resolve().parents[1] / "data"
+    return base / "basemap"
+
+
+def lonlat_to_mercator(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Spherical Web Mercator (EPSG:3857) metres from WGS84 degrees."""
+    lat_c = np.clip(lat, -85.0, 85.0)
+    x = np.radians(lon) * EARTH_RADIUS_M
+    y = np.log(np.tan(np.pi / 4 + np.radians(lat_c) / 2)) * EARTH_RADIUS_M
+    return x, y
+
+
+def mercator_to_lat(y: float) -> float:
+    """Latitude in degrees of a Web Mercator northing."""
+    return math.degrees(2 * math.atan(math.exp(y / EARTH_RADIUS_M)) - math.pi / 2)
+
+
+def project(geom: BaseGeometry) -> BaseGeometry:
+    """A WGS84 lon/lat geometry in Web Mercator metres."""
+    return shapely.transform(geom, lambda x, y: lonlat_to_mercator(x, y), interleaved=False)
+
+
+def polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """The valid polygonal part of a geometry (invalid input repaired, stray lines dropped)."""
+    if not geom.is_valid:
+        geom = shapely.make_valid(geom)
+    if geom.geom_type == "GeometryCollection":
+        polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+        return shapely.union_all(polys) if polys else shapely.Polygon()
+    return geom
+
+
+def _ring_path(coords: FloatArray, closed: bool) -> tuple[FloatArray, npt.NDArray[np.uint8]]:
+    codes = np.full(len(coords), Path.LINETO, dtype=np.uint8)
+    codes[0] = Path.MOVETO
+    if closed:
+        codes[-1] = Path.CLOSEPOLY
+    return coords, codes
+
+
+def geometry_path(geom: BaseGeometry) -> Path | None:
+    """One compound matplotlib path for a (multi)polygon or (multi)line; None when empty."""
+    if geom.is_empty:
+        return None
+    parts = shapely.get_parts(geom)
+    closed = geom.geom_type in ("Polygon", "MultiPolygon")
+    if closed:
+        parts = shapely.orient_polygons(parts)
+        rings: Iterable[Any] = [r for p in parts for r in shapely.get_rings(p)]
+    else:
+        rings = parts
+    pieces = [_ring_path(shapely.get_coordinates(r), closed) for r in rings]
+    pieces = [p for p in pieces if len(p[0]) >= 2]
+    if not pieces:
+        return None
+    verts = np.concatenate([p[0] for p in pieces])
+    codes = np.concatenate([p[1] for p in pieces])
+    return Path(verts, codes)
+
+
+@dataclass(frozen=True)
+class PathLayer:
+    """Projected paths of one layer with their bounding boxes, for quick extent culling."""
+
+    paths: tuple[Path, ...]
+    bounds: FloatArray  # (n, 4): xmin, ymin, xmax, ymax
+
+    def visible(self, extent: Extent) -> list[Path]:
+        """Paths whose bounding box touches the extent."""
+        if not self.paths:
+            return []
+        b = self.bounds
+        hit = (b[:, 0] <= extent[2]) & (b[:, 2] >= extent[0])
+        hit &= (b[:, 1] <= extent[3]) & (b[:, 3] >= extent[1])
+        return [self.paths[i] for i in np.flatnonzero(hit)]
+
+
+@dataclass(frozen=True)
+class PlaceLayer:
+    """Labelled points (Mercator), ranked: a lower rank is more important."""
+
+    x: FloatArray
+    y: FloatArray
+    names: tuple[str, ...]
+    ranks: npt.NDArray[np.int64]
+
+    def visible(self, extent: Extent) -> list[tuple[float, float, str]]:
+        """Places inside the extent, most important first."""
+        inside = (self.x >= extent[0]) & (self.x <= extent[2])
+        inside &= (self.y >= extent[1]) & (self.y <= extent[3])
+        idx = sorted(np.flatnonzero(inside), key=lambda i: (int(self.ranks[i]), self.names[i]))
+        return [(float(self.x[i]), float(self.y[i]), self.names[i]) for i in idx]
+
+
+@dataclass(frozen=True)
+class Region:
+    """All basemap layers of one region, projected and ready to draw."""
+
+    name: str
+    bbox: tuple[float, float, float, float]  # lon/lat
+    land: PathLayer
+    water: PathLayer
+    rivers: PathLayer
+    coast: PathLayer
+    counties: PathLayer
+    districts: PathLayer
+    places: PlaceLayer
+    attribution: str
+
+    def covers(self, lon: float, lat: float) -> bool:
+        """Whether a lon/lat point lies inside this region's data box."""
+        x0, y0, x1, y1 = self.bbox
+        return x0 <= lon <= x1 and y0 <= lat <= y1
+
+
+def build_layer(geoms: Iterable[BaseGeometry], *, simplify: bool = True) -> PathLayer:
+    """A PathLayer from WGS84 geometries (projected, repaired, simplified)."""
+    paths: list[Path] = []
+    for g in geoms:
+        if g is None or g.is_empty:
+            continue
+        m = project(g)
+        if m.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection"):
+            m = polygonal(m)
+        if simplify:
+            m = shapely.simplify(m, SIMPLIFY_M)
+        p = geometry_path(m)
+        if p is not None:
+            paths.append(p)
+    bounds = np.array([p.get_extents().bounds for p in paths], dtype=float).reshape(-1, 4)
+    bounds[:, 2:] += bounds[:, :2]  # Bbox.bounds is (x0, y0, width, height)
+    return PathLayer(tuple(paths), bounds)
+
+
+def _read(name: str) -> Any:
+    path = data_dir() / f"{name}.geojson"
+    if not path.exists():
+        return None
+    return pyogrio.read_dataframe(path)
+
+
+def _geoms(name: str) -> list[BaseGeometry]:
+    df = _read(name)
+    return [] if df is None else list(df.geometry.values)
+
+
+def _places(frames: list[tuple[list[str], list[BaseGeometry], list[int]]]) -> PlaceLayer:
+    names = [n for f in frames for n in f[0]]
+    pts = [shapely.point_on_surface(g) for f in frames for g in f[1]]
+    ranks = np.array([r for f in frames for r in f[2]], dtype=np.int64)
+    lon = np.array([p.x for p in pts], dtype=float)
+    lat = np.array([p.y for p in pts], dtype=float)
+    x, y = lonlat_to_mercator(lon, lat)
+    return PlaceLayer(x, y, tuple(names), ranks)
+
+
+@cache
+def _counties() -> Any:
+    return _read("counties_ny_nj_ct_fl_basemap_uscounties")
+
+
+def _ne_places(prefix: str) -> tuple[list[str], list[BaseGeometry], list[int]]:
+    df = _read(f"{prefix}_ne_10m_populated_places")
+    if df is None:
+        return [], [], []
+    return list(df["NAME"]), list(df.geometry.values), [int(r) for r in df["SCALERANK"]]
+
+
+def _county_places(df: Any) -> tuple[list[str], list[BaseGeometry], list[int]]:
+    names = [f"{n} Co." for n in df["NAME"]]
+    return names, list(df.geometry.values), [12] * len(names)
+
+
+def _nyc() -> Region:
+    counties = _counties()
+    outside = counties[~counties["FIPS"].isin(NYC_FIPS)]
+    boros = _read("nyc_boroughs_nybb_14c")
+    boro_geoms = list(boros.geometry.values)
+    borough_places = (list(boros["BoroName"]), boro_geoms, [3] * len(boro_geoms))
+    ne = _ne_places("nyc")
+    return Region(
+        name="nyc",
+        bbox=REGION_BBOXES["nyc"],
+        land=build_layer([*outside.geometry.values, *boro_geoms]),
+        water=build_layer([]),
+        rivers=build_layer([]),
+        coast=build_layer(boro_geoms),
+        counties=build_layer(outside.geometry.values),
+        districts=build_layer(boro_geoms),
+        places=_places([ne, borough_places]),
+        attribution="Natural Earth · US Census · NYC DCP",
+    )
+
+
+def _florida() -> Region:
+    counties = _counties()
+    fl = counties[counties["STATE"] == "FL"]
+    lakes = _geoms("florida_ne_10m_lakes") + _geoms("florida_ne_10m_lakes_north_america")
+    rivers = _geoms("florida_ne_10m_rivers_lake_centerlines")
+    rivers += _geoms("florida_ne_10m_rivers_north_america")
+    return Region(
+        name="florida",
+        bbox=REGION_BBOXES["florida"],
+        land=build_layer([*_geoms("florida_ne_10m_land"), *fl.geometry.values]),
+        water=build_layer(lakes),
+        rivers=build_layer(rivers),
+        coast=build_layer(_geoms("florida_ne_10m_coastline")),
+        counties=build_layer(fl.geometry.values),
+        districts=build_layer([]),
+        places=_places([_ne_places("florida"), _county_places(fl)]),
+        attribution="Natural Earth · US Census",
+    )
+
+
+def _fallback() -> Region:
+    counties = _counties()
+    geoms = [] if counties is None else list(counties.geometry.values)
+    return Region(
+        name="counties",
+        bbox=(-180.0, -90.0, 180.0, 90.0),
+        land=build_layer(geoms),
+        water=build_layer([]),
+        rivers=build_layer([]),
+        coast=build_layer([]),
+        counties=build_layer(geoms),
+        districts=build_layer([]),
+        places=_places([]),
+        attribution="US Census",
+    )
+
+
+_BUILDERS = {"nyc": _nyc, "florida": _florida, "counties": _fallback}
+_LOCK = threading.Lock()
+_REGIONS: dict[str, Region] = {}
+
+
+def load_region(name: str) -> Region:
+    """The named region, built on first use and then shared by every render in the process."""
+    with _LOCK:
+        if name not in _REGIONS:
+            _REGIONS[name] = _BUILDERS[name]()
+        return _REGIONS[name]
+
+
+def region_for(lon: float, lat: float) -> Region:
+    """The region whose shipped data covers a lon/lat point (counties-only fallback otherwise)."""
+    for name, (x0, y0, x1, y1) in REGION_BBOXES.items():
+        if x0 <= lon <= x1 and y0 <= lat <= y1:
+            return load_region(name)
+    return load_region("counties")

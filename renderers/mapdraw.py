@@ -1,0 +1,155 @@
+"""Drawing the map body: basemap layers, context evacuation zones, the alert area and labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
+from matplotlib.path import Path
+from shapely.geometry.base import BaseGeometry
+
+from renderers import style
+from renderers.basemap import Extent, Region, geometry_path
+from renderers.mapdecor import Layout, halo
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in base pixels from bottom-left
+
+
+def _collection(ax: Axes, paths: list[Path], *, zorder: float, **kw: object) -> None:
+    if paths:
+        ax.add_collection(PathCollection(paths, zorder=zorder, **kw), autolim=False)  # type: ignore[arg-type]
+
+
+def draw_basemap(ax: Axes, region: Region, extent: Extent, lay: Layout) -> None:
+    """Land, lakes, rivers, coastline, county and borough boundaries inside the extent."""
+    _collection(ax, region.land.visible(extent), zorder=1, facecolors=style.LAND,
+                edgecolors="none", linewidths=0)
+    _collection(ax, region.water.visible(extent), zorder=2, facecolors=style.WATER,
+                edgecolors=style.COAST, linewidths=lay.pt(0.5))
+    _collection(ax, region.rivers.visible(extent), zorder=2, facecolors="none",
+                edgecolors=style.COAST, linewidths=lay.pt(1.0))
+    _collection(ax, region.coast.visible(extent), zorder=3, facecolors="none",
+                edgecolors=style.COAST, linewidths=lay.pt(0.8))
+    _collection(ax, region.counties.visible(extent), zorder=3, facecolors="none",
+                edgecolors=style.COUNTY, linewidths=lay.pt(0.9))
+    _collection(ax, region.districts.visible(extent), zorder=3, facecolors="none",
+                edgecolors=style.DISTRICT, linewidths=lay.pt(1.2))
+
+
+def draw_zones(ax: Axes, zones: Sequence[tuple[str, BaseGeometry]], lay: Layout) -> None:
+    """Evacuation zone boundaries (projected) as thin dashed lines."""
+    paths = [p for _, g in zones if (p := geometry_path(g)) is not None]
+    _collection(ax, paths, zorder=4, facecolors="none", edgecolors=style.ZONE_LINE,
+                linewidths=lay.pt(0.9), linestyles=[(0, (4, 2))])
+
+
+def draw_area(ax: Axes, area: BaseGeometry, severity: str, lay: Layout) -> None:
+    """The alert area: translucent severity fill and a strong dark outline."""
+    path = geometry_path(area)
+    if path is None:
+        return
+    _collection(ax, [path], zorder=5, facecolors=style.SEVERITY_FILL[severity],
+                edgecolors="none", alpha=style.FILL_ALPHA, linewidths=0)
+    width = 1.6 if lay.compact else 2.4
+    _collection(ax, [path], zorder=6, facecolors="none", edgecolors=style.SEVERITY_EDGE[severity],
+                linewidths=lay.pt(width))
+
+
+@dataclass
+class LabelPlacer:
+    """Places labels greedily, skipping any that would overlap one already placed."""
+
+    ax: Axes
+    lay: Layout
+    taken: list[Box] = field(default_factory=list)
+
+    def to_base(self, x: float, y: float) -> tuple[float, float]:
+        """Base-pixel position (from the figure's bottom-left) of a projected map point."""
+        dx, dy = self.ax.transData.transform((x, y))
+        return dx / self.lay.scale, dy / self.lay.scale
+
+    def place(self, x: float, y: float, text: str, px: float, **kw: object) -> bool:
+        """Draw `text` centred on map point (x, y) unless it collides or leaves the map."""
+        bx, by = self.to_base(x, y)
+        weight_factor = 0.68 if kw.get("weight") == "bold" else 0.6
+        half_w, half_h = px * weight_factor * len(text) / 2 + 3, px * 0.7
+        box = (bx - half_w, by - half_h, bx + half_w, by + half_h)
+        if not self._fits(box):
+            return False
+        self.taken.append(box)
+        self.ax.text(x, y, text, fontsize=self.lay.pt(px), ha="center", va="center",
+                     path_effects=halo(self.lay), zorder=8, clip_on=True, **kw)  # type: ignore[arg-type]
+        return True
+
+    def _fits(self, box: Box) -> bool:
+        if box[0] < 4 or box[1] < 4 or box[2] > self.lay.base_w - 4 or box[3] > self.lay.map_h - 4:
+            return False
+        return not any(
+            box[0] < t[2] and box[2] > t[0] and box[1] < t[3] and box[3] > t[1] for t in self.taken
+        )
+
+
+def _largest_parts(geom: BaseGeometry, n: int) -> list[BaseGeometry]:
+    parts = list(shapely.get_parts(geom))
+    parts.sort(key=lambda p: -p.area)
+    return parts[:n]
+
+
+def label_area(placer: LabelPlacer, area: BaseGeometry, label: str, extent: Extent) -> None:
+    """Label the largest visible parts of the alert area (up to three, never overlapping)."""
+    if not label:
+        return
+    px = 11.0 if placer.lay.compact else 15.0
+    view = shapely.box(*extent)
+    for part in _largest_parts(area.intersection(view), 3):
+        if part.area < 0.002 * view.area:
+            break
+        pt = shapely.point_on_surface(part)
+        placer.place(pt.x, pt.y, label, px, weight="bold", color=style.TEXT_DARK)
+
+
+def label_zones(placer: LabelPlacer, zones: Sequence[tuple[str, BaseGeometry]],
+                extent: Extent) -> None:
+    """Label each context zone once at a point inside its largest visible part."""
+    view = shapely.box(*extent)
+    for label, geom in zones:
+        parts = _largest_parts(geom.intersection(view), 1)
+        if label and parts and parts[0].area > 0.001 * view.area:
+            pt = shapely.point_on_surface(parts[0])
+            placer.place(pt.x, pt.y, label, 11.5, color="#2b2b2b", style="italic")
+
+
+def label_places(placer: LabelPlacer, region: Region, extent: Extent, limit: int = 7) -> None:
+    """Place names (cities, boroughs, counties), most important first, up to `limit`."""
+    placed = 0
+    for x, y, name in region.places.visible(extent):
+        if placed >= limit:
+            break
+        if placer.place(x, y, name, 12.0, color="#4a4a4a"):
+            placed += 1
+
+
+def reserve_furniture(placer: LabelPlacer, legend_rows: int) -> None:
+    """Keep labels off the legend, scale bar, attribution and north arrow."""
+    lay = placer.lay
+    placer.taken += [
+        (0, 0, 230, 18 + 18 * legend_rows),
+        (lay.base_w - 240, 0, lay.base_w, 50),
+        (lay.base_w - 40, lay.map_h - 50, lay.base_w, lay.map_h),
+    ]
+
+
+def area_mask_points(area: BaseGeometry, inset: float, count: int, seed: int = 7) -> np.ndarray:
+    """Up to `count` random projected points at least `inset` metres inside the area (for checks)."""
+    inner = area.buffer(-inset)
+    if inner.is_empty:
+        return np.empty((0, 2))
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = inner.bounds
+    cand = np.column_stack([rng.uniform(x0, x1, count * 20), rng.uniform(y0, y1, count * 20)])
+    inside = shapely.contains_xy(inner, cand[:, 0], cand[:, 1])
+    return cand[inside][:count]
