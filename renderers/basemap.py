@@ -7,9 +7,11 @@ re-reads or re-projects a file.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +32,8 @@ REGION_BBOXES = {
     "florida": (-87.80, 24.30, -79.70, 31.10),
 }
 NYC_FIPS = frozenset({"36005", "36047", "36061", "36081", "36085"})
+
+_LOCK = threading.RLock()  # guards the region and prepared-geometry caches
 
 FloatArray = npt.NDArray[np.float64]
 Extent = tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in Web Mercator metres
@@ -71,10 +75,11 @@ def polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 
 def _ring_path(coords: FloatArray, closed: bool) -> tuple[FloatArray, npt.NDArray[np.uint8]]:
+    # Rings keep their repeated first vertex and end in LINETO rather than CLOSEPOLY: matplotlib
+    # only simplifies paths made of MOVETO/LINETO, and simplification halves the drawing time.
+    del closed
     codes = np.full(len(coords), Path.LINETO, dtype=np.uint8)
     codes[0] = Path.MOVETO
-    if closed:
-        codes[-1] = Path.CLOSEPOLY
     return coords, codes
 
 
@@ -269,8 +274,38 @@ def _fallback() -> Region:
     )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A WGS84 polygonal geometry made ready to draw: repaired, projected, as one path."""
+
+    lonlat: BaseGeometry
+    projected: BaseGeometry
+    path: Path | None
+
+
+_PREPARED: OrderedDict[bytes, Prepared] = OrderedDict()
+PREPARED_CACHE_SIZE = 256
+
+
+def prepare(geom: BaseGeometry) -> Prepared:
+    """Repair and project an alert area or zone once; zone sets reuse the result across renders."""
+    key = hashlib.blake2b(shapely.to_wkb(geom), digest_size=16).digest()
+    with _LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None:
+            _PREPARED.move_to_end(key)
+            return hit
+    lonlat = polygonal(geom)
+    projected = project(lonlat)
+    prepared = Prepared(lonlat, projected, geometry_path(projected))
+    with _LOCK:
+        _PREPARED[key] = prepared
+        while len(_PREPARED) > PREPARED_CACHE_SIZE:
+            _PREPARED.popitem(last=False)
+    return prepared
+
+
 _BUILDERS = {"nyc": _nyc, "florida": _florida, "counties": _fallback}
-_LOCK = threading.Lock()
 _REGIONS: dict[str, Region] = {}
 
 

@@ -25,7 +25,7 @@ from PIL import Image
 from shapely.geometry.base import BaseGeometry
 
 from renderers import mapdecor, mapdraw, style
-from renderers.basemap import Extent, lonlat_to_mercator, polygonal, project, region_for
+from renderers.basemap import Extent, Prepared, lonlat_to_mercator, prepare, region_for
 from renderers.encode import encode_within
 from renderers.localtime import format_local, zone_for
 
@@ -97,9 +97,9 @@ def fit_extent(area: BaseGeometry, aspect: float) -> Extent:
     return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
 
 
-def _area_in_lonlat(geometry: BaseGeometry) -> BaseGeometry:
-    area = polygonal(geometry)
-    if area.is_empty:
+def _prepare_area(geometry: BaseGeometry) -> Prepared:
+    area = prepare(geometry)
+    if area.lonlat.is_empty:
         raise ValueError("the alert area has no polygonal extent")
     return area
 
@@ -148,21 +148,22 @@ def _draw_furniture(fig: Figure, lay: mapdecor.Layout, facts: MapFacts, severity
 def draw_alert_map(geometry: BaseGeometry, facts: MapFacts, *, size: tuple[int, int] = (640, 480),
                    zones: Zones = ()) -> MapFrame:
     """Draw the map for an alert area (WGS84) and return the frame with its pixels."""
-    lonlat_area = _area_in_lonlat(geometry)
+    area = _prepare_area(geometry)
+    lonlat_area = area.lonlat
     severity = style.severity_key(facts.severity)
     lay = mapdecor.Layout(size[0], size[1], style.is_exercise(facts.status))
-    area = project(lonlat_area)
-    extent = fit_extent(area, lay.base_w / lay.map_h)
+    extent = fit_extent(area.projected, lay.base_w / lay.map_h)
     centre = shapely.point_on_surface(lonlat_area)
     region = region_for(centre.x, centre.y)
     fig, ax = _new_figure(lay)
     ax.set_xlim(extent[0], extent[2])
     ax.set_ylim(extent[1], extent[3])
     mapdraw.draw_basemap(ax, region, extent, lay)
-    projected_zones = [(label, project(polygonal(g))) for label, g in zones] if zones else []
-    mapdraw.draw_zones(ax, projected_zones, lay)
+    prepared_zones = [(label, prepare(g)) for label, g in zones]
+    mapdraw.draw_zones(ax, [z for _, z in prepared_zones], lay)
     mapdraw.draw_area(ax, area, severity, lay)
-    _label(ax, lay, area, facts.area_label, projected_zones, region, extent)
+    projected_zones = [(label, z.projected) for label, z in prepared_zones]
+    _label(ax, lay, area.projected, facts.area_label, projected_zones, region, extent)
     ground = math.cos(math.radians(centre.y)) * (extent[2] - extent[0]) / lay.base_w
     extras = (region.attribution, ground, bool(zones))
     _draw_furniture(fig, lay, facts, severity, _title_lines(facts, lonlat_area), extras)

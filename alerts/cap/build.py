@@ -138,8 +138,8 @@ def _area(el: etree._Element) -> Area:
     """Convert one ``<area>``."""
     return Area(
         area_desc=el.findtext(f"{Q}areaDesc") or "",
-        polygons=_texts(el, "polygon"),
-        circles=_texts(el, "circle"),
+        polygons=tuple(p for p in _texts(el, "polygon") if p.strip()),
+        circles=tuple(c for c in _texts(el, "circle") if c.strip()),
         geocodes=_pairs(el, "geocode"),
         altitude=_decimal(el, "altitude"),
         ceiling=_decimal(el, "ceiling"),

@@ -15,6 +15,12 @@ def local_name(el: etree._Element) -> str:
     return tag.rpartition("}")[2]
 
 
+def line_of(el: etree._Element) -> int | None:
+    """The element's 1-based source line (None for elements created after parsing)."""
+    line: object = el.sourceline
+    return line if isinstance(line, int) else None
+
+
 def element_path(el: etree._Element) -> str:
     """Return a readable path with 1-based indexes among same-named siblings."""
     parts: list[str] = []
@@ -35,4 +41,4 @@ def issue_at(
     rule: str, message: str, el: etree._Element, severity: IssueSeverity = "error"
 ) -> Issue:
     """Build an issue located at ``el`` (path and source line)."""
-    return Issue(rule, message, element_path(el), el.sourceline, severity)
+    return Issue(rule, message, element_path(el), line_of(el), severity)

@@ -8,7 +8,7 @@ from typing import Literal
 from alerts.cap.model import CapAlert
 
 IssueSeverity = Literal["error", "warning"]
-SignatureStatus = Literal["verified", "absent", "invalid", "unverifiable"]
+SignatureStatus = Literal["verified", "absent", "invalid", "unverifiable", "unchecked"]
 CapVersion = Literal["1.2", "1.1", "1.0"]
 
 
@@ -80,7 +80,7 @@ class ParseResult:
         return self.alert
 
 
-class CapRejected(ValueError):
+class CapRejected(ValueError):  # noqa: N818 - the name the callers were promised
     """Raised for callers that prefer exceptions; carries every issue found."""
 
     def __init__(self, issues: tuple[Issue, ...] | list[Issue]) -> None:

@@ -87,8 +87,11 @@ def _references(root: etree._Element) -> list[Issue]:
             return [issue_at("CAP-REFERENCES-REQUIRED", msg, root)]
         return []
     tokens = (el.text or "").split()
+    if not tokens and msg_type in _NEEDS_REFERENCES:
+        msg = f"<references> is empty but msgType {msg_type} must name what it refers to"
+        return [issue_at("CAP-REFERENCES-FORMAT", msg, el)]
     if not tokens:
-        return [issue_at("CAP-REFERENCES-FORMAT", "<references> is empty", el)]
+        return [issue_at("CAP-EMPTY-ELEMENT", "<references> is present but empty", el, "warning")]
     own = (root.findtext(f"{Q}sender"), root.findtext(f"{Q}identifier"))
     issues = []
     for token in tokens:

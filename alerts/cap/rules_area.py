@@ -1,8 +1,10 @@
 """Semantic rules on ``<area>``: polygon, circle, altitude/ceiling.
 
-A polygon is ``lat,lon`` pairs separated by whitespace, at least 4 pairs, first == last, in
-range and not self-intersecting. Validity is decided by shapely/GEOS on the lon/lat ring;
-an invalid ring is a CAP error and is never repaired (repairing would change who is alerted).
+An empty ``<polygon>``/``<circle>`` (common in NWS CAP 1.1) is ignored with a warning and left
+out of the model. A polygon is ``lat,lon`` pairs separated by whitespace, at least 4 pairs,
+first == last, in range and not self-intersecting. Validity is decided by shapely/GEOS on
+the lon/lat ring; an invalid ring is a CAP error and is never repaired (repairing would
+change who is alerted).
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ def check_area(area: etree._Element) -> list[Issue]:
 def check_polygon(el: etree._Element) -> list[Issue]:
     """One ``<polygon>``: format, >= 4 pairs, closed, in range, simple."""
     tokens = (el.text or "").split()
+    if not tokens:
+        # NWS CAP 1.1 feeds emit <polygon></polygon>; it names no area, so it is ignored.
+        return [issue_at("CAP-EMPTY-ELEMENT", "empty <polygon> ignored", el, "warning")]
     points = [parse_point(t) for t in tokens]
-    if not tokens or None in points:
-        bad = next((t for t, p in zip(tokens, points, strict=True) if p is None), "")
-        msg = f"polygon point {bad!r} is not lat,lon" if bad else "polygon is empty"
-        return [issue_at("CAP-POLYGON-FORMAT", msg, el)]
+    if None in points:
+        bad = next(t for t, p in zip(tokens, points, strict=True) if p is None)
+        return [issue_at("CAP-POLYGON-FORMAT", f"polygon point {bad!r} is not lat,lon", el)]
     pairs = [p for p in points if p is not None]
     issues: list[Issue] = []
     if len(pairs) < 4:
@@ -70,6 +74,8 @@ def _simple_ring(el: etree._Element, pairs: list[tuple[float, float]]) -> list[I
 
 def check_circle(el: etree._Element) -> list[Issue]:
     """One ``<circle>``: ``lat,lon radius`` with the centre in range and radius km >= 0."""
+    if not (el.text or "").strip():
+        return [issue_at("CAP-EMPTY-ELEMENT", "empty <circle> ignored", el, "warning")]
     match = _CIRCLE.match(el.text or "")
     centre = parse_point(match.group(1)) if match else None
     try:

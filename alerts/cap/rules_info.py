@@ -69,8 +69,8 @@ def _timing(info: etree._Element, sent: datetime | None) -> list[Issue]:
         if sent is not None and value < sent:
             msg = f"<{name}> {el.text} is before <sent>"
             issues.append(issue_at(f"CAP-{name.upper()}-BEFORE-SENT", msg, el, "warning"))
-        if expires is not None and expires_el is not None and expires <= value:
-            msg = f"<expires> {expires_el.text} is not after <{name}> {el.text}"
+        if expires is not None and expires_el is not None and expires < value:
+            msg = f"<expires> {expires_el.text} is before <{name}> {el.text}"
             issues.append(issue_at(f"CAP-EXPIRES-BEFORE-{name.upper()}", msg, expires_el))
     if expires is not None and expires_el is not None and sent is not None and expires < sent:
         msg = f"<expires> {expires_el.text} is before <sent>: the alert is dead on arrival"

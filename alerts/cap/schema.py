@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from lxml import etree
 
-from alerts.cap.paths import element_path
+from alerts.cap.paths import element_path, line_of
 from alerts.cap.result import CapVersion, Issue
 
 CAP12_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -59,10 +61,10 @@ def version_of(root: etree._Element) -> tuple[CapVersion | None, list[Issue]]:
     version = NAMESPACES.get(qname.namespace or "")
     if version is None:
         msg = f"root element is in namespace {qname.namespace!r}, not a CAP namespace"
-        return None, [Issue("CAP-NAMESPACE", msg, f"/{qname.localname}", root.sourceline)]
+        return None, [Issue("CAP-NAMESPACE", msg, f"/{qname.localname}", line_of(root))]
     if qname.localname != "alert":
         msg = f"root element is <{qname.localname}>, a CAP document's root must be <alert>"
-        return None, [Issue("CAP-ROOT-ELEMENT", msg, f"/{qname.localname}", root.sourceline)]
+        return None, [Issue("CAP-ROOT-ELEMENT", msg, f"/{qname.localname}", line_of(root))]
     return version, []
 
 
@@ -71,7 +73,8 @@ def validate_schema(root: etree._Element, version: CapVersion) -> list[Issue]:
     schema = _validator(version)
     if schema.validate(root):
         return []
-    return [_xsd_issue(root, err) for err in list(schema.error_log)[:_MAX_XSD_ISSUES]]
+    errors = cast(Iterable[etree._LogEntry], schema.error_log)
+    return [_xsd_issue(root, err) for err in list(errors)[:_MAX_XSD_ISSUES]]
 
 
 def _xsd_issue(root: etree._Element, err: etree._LogEntry) -> Issue:

@@ -30,17 +30,12 @@ from datetime import datetime
 
 from cryptography import x509
 from lxml import etree
-from signxml import (
-    DigestAlgorithm,
-    InvalidInput,
-    SignatureConfiguration,
-    SignatureMethod,
-    XMLVerifier,
-)
-from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidSignature
+from signxml.algorithms import DigestAlgorithm, SignatureMethod
+from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from alerts.cap.paths import element_path
-from alerts.cap.result import Issue, SignatureInfo
+from alerts.cap.paths import element_path, line_of
+from alerts.cap.result import Issue, IssueSeverity, SignatureInfo
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
 SIG_TAG = f"{{{DS_NS}}}Signature"
@@ -88,7 +83,7 @@ def verify(
     if trusted is None and all(_embedded_certificate(s) is None for s in sigs):
         msg = "signature carries no X.509 certificate and no trusted certificate is configured"
         info = SignatureInfo("unverifiable", detail=msg)
-        return info, [Issue("SIG-NO-KEY", msg, element_path(sigs[0]), sigs[0].sourceline, "warning")]
+        return info, [Issue("SIG-NO-KEY", msg, element_path(sigs[0]), line_of(sigs[0]), "warning")]
     outcomes = [_check_one(data, root, s, len(sigs), trusted) for s in sigs]
     good = [o for o in outcomes if o.error is None]
     bad = [o for o in outcomes if o.error is not None]
@@ -99,11 +94,10 @@ def verify(
     return info, [_issue("SIG-UNTRUSTED" if trusted else "SIG-INVALID", bad[0], "error")]
 
 
-def _issue(rule: str, outcome: _Outcome, severity: str) -> Issue:
+def _issue(rule: str, outcome: _Outcome, severity: IssueSeverity) -> Issue:
     """An issue for a failed signature check."""
     msg = f"XML signature does not verify: {outcome.error}"
-    sev = "error" if severity == "error" else "warning"
-    return Issue(rule, msg, element_path(outcome.element), outcome.element.sourceline, sev)
+    return Issue(rule, msg, element_path(outcome.element), line_of(outcome.element), severity)
 
 
 def _check_one(
@@ -137,7 +131,9 @@ def _without_siblings(root: etree._Element, sig: etree._Element) -> bytes:
 def _verify_with(doc: bytes, root_tag: object, cert_pem: str, *, checked_now: bool) -> None:
     """Verify ``doc`` with one certificate or raise."""
     config = _CONFIG if checked_now else replace(_CONFIG, verification_time=_inside(cert_pem))
-    result = XMLVerifier().verify(doc, x509_cert=cert_pem, expect_config=config, validate_schema=False)
+    result = XMLVerifier().verify(
+        doc, x509_cert=cert_pem, expect_config=config, validate_schema=False
+    )
     if isinstance(result, list):
         raise InvalidInput("expected exactly one signed reference")
     reference = result.signature_xml.find(f".//{{{DS_NS}}}Reference")

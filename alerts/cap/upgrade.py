@@ -44,7 +44,7 @@ def upgrade_to_12(root: etree._Element, version: CapVersion) -> list[Issue]:
         issues += _upgrade_10(root)
     issues += _upgrade_datetimes(root)
     issues += _upgrade_mimetypes(root)
-    etree.cleanup_namespaces(root, top_nsmap={None: CAP12_NS})
+    etree.cleanup_namespaces(root, top_nsmap={None: CAP12_NS})  # type: ignore[dict-item]
     return issues
 
 

@@ -20,22 +20,23 @@ import threading
 
 from lxml import etree
 
+from alerts.cap.paths import line_of
 from alerts.cap.result import Issue
 
 XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
 _local = threading.local()
 
 
-class _ExternalAccessRefused(Exception):
+class _ExternalAccessError(Exception):
     """Raised by the resolver: the document asked for an external resource."""
 
 
 class _RefuseAllResolver(etree.Resolver):
     """Refuse every external resource (DTD, entity, XInclude, schemaLocation)."""
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> None:
+    def resolve(self, system_url: str, public_id: str, context: object = None) -> None:
         """Refuse resolution of ``system_url``."""
-        raise _ExternalAccessRefused(system_url)
+        raise _ExternalAccessError(system_url)
 
 
 def _parser() -> etree.XMLParser:
@@ -101,7 +102,7 @@ def safe_parse(data: bytes, *, max_bytes: int) -> tuple[etree._Element | None, l
         return None, [Issue("XML-DTD-FORBIDDEN", msg, line=line)]
     try:
         root = etree.fromstring(data, _parser())
-    except _ExternalAccessRefused as exc:
+    except _ExternalAccessError as exc:
         return None, [Issue("XML-EXTERNAL-FORBIDDEN", f"external resource refused: {exc}")]
     except etree.XMLSyntaxError as exc:
         return None, [Issue("XML-MALFORMED", str(exc.msg), line=exc.lineno)]
@@ -111,9 +112,9 @@ def safe_parse(data: bytes, *, max_bytes: int) -> tuple[etree._Element | None, l
 def _structure_issues(root: etree._Element) -> list[Issue]:
     """Reject what parsed but must not be there (a DOCTYPE, XInclude elements)."""
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    if getattr(tree.docinfo, "doctype", "") or tree.docinfo.internalDTD is not None:
         return [Issue("XML-DTD-FORBIDDEN", "DOCTYPE declarations are forbidden")]
     for el in root.iter(f"{{{XINCLUDE_NS}}}*"):
         msg = "XInclude elements are forbidden and never processed"
-        return [Issue("XML-XINCLUDE-FORBIDDEN", msg, line=el.sourceline)]
+        return [Issue("XML-XINCLUDE-FORBIDDEN", msg, line=line_of(el))]
     return []

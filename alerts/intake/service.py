@@ -15,7 +15,7 @@ from alerts import cap
 from alerts.access.models import Agency
 from alerts.audit import service as audit
 from alerts.db import utcnow
-from alerts.errors import CapInvalid, Forbidden, NotFound, Violation
+from alerts.errors import CapInvalid, Conflict, Forbidden, NotFound, Violation
 from alerts.intake import columns
 from alerts.intake.models import Alert, AlertState
 
@@ -82,8 +82,13 @@ def ingest(
     actor: str,
     via: str = "api",
     area_resolver: columns.AreaResolver | None = None,
+    require_approval: bool = False,
 ) -> IngestOutcome:
-    """Validate and store one CAP document; a repeat of a stored alert returns that alert."""
+    """Validate and store one CAP document; a repeat of a stored alert returns that alert.
+
+    With ``require_approval`` an Actual alert waits in ``pending_approval`` until a second person
+    approves it (console two-person rule); its Update/Cancel links apply only on approval.
+    """
     result = validate_document(data, agency=agency, max_bytes=max_bytes)
     if not result.ok or result.alert is None:
         raise CapInvalid(
@@ -110,7 +115,12 @@ def ingest(
         if again is None:
             raise
         return IngestOutcome(alert=again, created=False)
-    changed = _apply_references(session=session, alert=row, parsed=parsed, agency=agency)
+    pending = require_approval and parsed.status == "Actual"
+    if pending:
+        row.state = AlertState.PENDING_APPROVAL.value
+        changed: list[Alert] = []
+    else:
+        changed = _apply_references(session=session, alert=row, parsed=parsed, agency=agency)
     audit.record(
         session=session,
         actor=actor,
@@ -122,6 +132,7 @@ def ingest(
             "sender": parsed.sender,
             "status": parsed.status,
             "via": via,
+            "pending_approval": pending,
             "changed": [a.id for a in changed],
         },
     )
@@ -150,6 +161,31 @@ def _apply_references(
         session.add(target)
         changed.append(target)
     return changed
+
+
+def approve(*, session: Session, alert_id: int, approver: str, author: str, agency: Agency) -> IngestOutcome:
+    """Second-person approval: the alert becomes active and its references take effect.
+
+    ``author`` is the actor who submitted it; the same person can never approve their own alert.
+    """
+    alert = get_alert(session=session, alert_id=alert_id)
+    if alert.state != AlertState.PENDING_APPROVAL:
+        raise Conflict(f"alert {alert_id} is {alert.state}, not waiting for approval")
+    if approver == author:
+        raise Forbidden(
+            "the author of an alert cannot approve it (two-person rule)",
+            violations=[Violation(rule="APPROVAL-SAME-PERSON", message="a second person must approve")],
+        )
+    if alert.sender not in agency.senders:
+        raise Forbidden(f"agency {agency.name!r} may not approve alerts of sender {alert.sender!r}")
+    parsed = cap.parse(alert.raw_xml, max_bytes=len(alert.raw_xml) + 1).raise_for_errors()
+    alert.state = AlertState.ACTIVE.value
+    alert.updated_at = utcnow()
+    session.add(alert)
+    changed = _apply_references(session=session, alert=alert, parsed=parsed, agency=agency)
+    audit.record(session=session, actor=approver, action="alert.approve", target_type="alert",
+                 target_id=alert_id, detail={"author": author, "changed": [a.id for a in changed]})
+    return IngestOutcome(alert=alert, created=False, changed=changed)
 
 
 def get_alert(*, session: Session, alert_id: int) -> Alert:

@@ -34,4 +34,4 @@ class Mm7Schema:
             return [str(exc)]
         if self._schema.validate(document):
             return []
-        return [f"line {e.line}: {e.message}" for e in self._schema.error_log]
+        return str(self._schema.error_log).splitlines()

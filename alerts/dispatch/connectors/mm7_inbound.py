@@ -60,6 +60,7 @@ class ReadReply:
     sender: Address | None = None
     timestamp: datetime | None = None
     status_text: str | None = None
+    mm7_version: str | None = None
     namespace: str | None = None
     link: str | None = None
 
@@ -76,6 +77,7 @@ class DeliveredMessage:
     timestamp: datetime | None = None
     text: str = ""
     parts: tuple[MimePart, ...] = field(default_factory=tuple)
+    mm7_version: str | None = None
     namespace: str | None = None
     link: str | None = None
 
@@ -124,6 +126,7 @@ def parse_read_reply(message: SoapMessage) -> ReadReply:
         sender=parse_address(child(message.element, "Sender")),
         timestamp=parse_datetime(find_text(message.element, "TimeStamp")),
         status_text=find_text(message.element, "StatusText"),
+        mm7_version=find_text(message.element, "MM7Version"),
         namespace=message.namespace,
     )
 
@@ -148,6 +151,7 @@ def parse_deliver(message: SoapMessage, leaves: list[MimePart]) -> DeliveredMess
         timestamp=parse_datetime(find_text(message.element, "TimeStamp")),
         text=text,
         parts=tuple(leaves),
+        mm7_version=find_text(message.element, "MM7Version"),
         namespace=message.namespace,
     )
 
@@ -188,7 +192,7 @@ def response_for(message: InboundMessage, version: str | None = None) -> bytes:
     ns = message.namespace or REL6_NS
     status = Mm7Status(code=1000, text="Success")
     return rsp_xml(
-        ns, version or REL6_VERSION, message.transaction_id, _RSP_NAME[type(message)], status
+        ns, version or message.mm7_version or REL6_VERSION, message.transaction_id, _RSP_NAME[type(message)], status
     )
 
 
