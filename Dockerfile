@@ -8,6 +8,13 @@
 # (non-editable here). tests/deploy/test_dockerfile.py keeps the two in step.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+ARG NODE_IMAGE=node:20.18.1-bookworm-slim
+
+# ---- assets: the console's front-end libraries, from the npm lockfile (integrity-checked) ------
+FROM ${NODE_IMAGE} AS assets
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- builder: resolves nothing, installs exactly the locked, hash-checked set ------------------
 FROM ${PYTHON_IMAGE} AS builder
@@ -30,7 +37,7 @@ COPY renderers/ renderers/
 RUN uv pip install --python /opt/venv/bin/python --no-deps .
 COPY data/ /app/data/
 
-# ---- runtime: the venv and the shipped data, no compilers, no package tools -------------------
+# ---- runtime: venv, shipped data, front-end libraries; no compilers, no package tools ----------
 FROM ${PYTHON_IMAGE} AS runtime
 # pip/setuptools are not needed to run the service; dropping them shrinks the attack surface.
 RUN python -m pip uninstall --yes pip setuptools wheel \
@@ -39,6 +46,7 @@ RUN python -m pip uninstall --yes pip setuptools wheel \
       --shell /usr/sbin/nologin alertcast
 COPY --from=builder /opt/venv /opt/venv
 COPY --from=builder /app/data /app/data
+COPY --from=assets /src/node_modules /app/node_modules
 # HOME and caches point at /tmp: Kubernetes mounts the root filesystem read-only with an emptyDir
 # on /tmp, and matplotlib needs a writable config/cache directory.
 ENV PATH=/opt/venv/bin:$PATH \

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -16,6 +18,29 @@ from alerts.intake import api as intake_api
 from alerts.intake import feeds_api
 from alerts.settings import Settings
 from alerts.subscribers import api as subscribers_api
+from alerts.zones import api as zones_api
+from alerts.zones.targeting import Targeting
+from geo.errors import UnknownZoneError
+from geo.zones import ZoneRegistry
+
+
+@lru_cache(maxsize=4)
+def zone_registry(data_dir: Path) -> ZoneRegistry:
+    """One zone registry per data folder per process (zone sets load lazily, once)."""
+    return ZoneRegistry.default(data_dir)
+
+
+def _zone_point(registry: ZoneRegistry) -> Callable[[str, str], tuple[float, float]]:
+    """A representative point inside a registered zone (KeyError when unknown)."""
+
+    def point(set_name: str, zone_id: str) -> tuple[float, float]:
+        try:
+            p = registry.zone(set_name, zone_id).geometry.representative_point()
+        except UnknownZoneError:
+            raise KeyError(f"{set_name}/{zone_id}") from None
+        return float(p.x), float(p.y)
+
+    return point
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -41,10 +66,15 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.on_alert_stored = []
+    targeting = Targeting(zone_registry(settings.data_dir))
+    app.state.targeting = targeting
+    app.state.area_resolver = targeting.area_outcome
+    app.state.zone_point = _zone_point(targeting.registry)
     install_error_handlers(app)
     app.include_router(intake_api.router)
     app.include_router(feeds_api.router)
     app.include_router(subscribers_api.router)
+    app.include_router(zones_api.router)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

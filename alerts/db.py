@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -84,3 +84,45 @@ def ping(engine: Engine) -> None:
     """Run a trivial query; raises when the database is unreachable."""
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))
+
+
+def bulk_insert(conn: sa.Connection, table: str, cols: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Insert many rows fast: COPY on PostgreSQL, executemany on SQLite (in the caller's transaction)."""
+    if not rows:
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    names = ", ".join(cols)
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in cols)
+    cur = raw.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+    finally:
+        cur.close()
+
+
+def sqlite_time(value: datetime) -> str:
+    """The text form SQLAlchemy's SQLite DateTime stores (UTC, no zone suffix), for raw inserts."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def db_time(conn: sa.Connection, value: datetime) -> object:
+    """A timestamp as the raw driver of this connection wants it for bulk inserts."""
+    return sqlite_time(value) if conn.dialect.name == "sqlite" else value
+
+
+def reserve_ids(conn: sa.Connection, table: str, n: int) -> int:
+    """Reserve ``n`` consecutive primary keys (sequence on PostgreSQL, max+1 under SQLite's lock)."""
+    if conn.dialect.name == "postgresql":
+        seq = f"{table}_id_seq"
+        start = int(conn.exec_driver_sql(f"SELECT nextval('{seq}')").scalar_one())
+        if n > 1:
+            conn.exec_driver_sql(f"SELECT setval('{seq}', {start + n - 1})")
+        return start
+    top = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()  # noqa: S608
+    return int(top) + 1

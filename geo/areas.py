@@ -186,7 +186,11 @@ def area_geometry(
     parts: list[ResolvedArea] = []
     for area in areas:
         if not (area.polygons or area.circles or area.geocodes):
-            errors.append(AreaProblem("area-undefined", "area has no polygon, circle or geocode", area.area_desc))
+            errors.append(
+                AreaProblem(
+                    "area-undefined", "area has no polygon, circle or geocode", area.area_desc
+                )
+            )
             continue
         geometry = as_polygonal(shapely.union_all(_area_pieces(area, registry, errors, warnings)))
         if geometry.is_empty:

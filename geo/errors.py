@@ -1,10 +1,10 @@
 """The geo package's exception tree.
 
-    GeoError (ValueError)
-    +-- AreaError            malformed CAP area text or an area that cannot be resolved (.rule)
-    |   +-- UnknownGeocode   a geocode that no loaded zone data covers (.value_name, .value)
-    +-- ZoneDataError        a zone file that cannot be loaded (bad JSON, fields, geometry, CRS)
-    +-- UnknownZone          a zone set or zone id that is not registered
+GeoError (ValueError)
++-- AreaError            malformed CAP area text or an area that cannot be resolved (.rule)
+|   +-- UnknownGeocodeError   a geocode that no loaded zone data covers (.value_name, .value)
++-- ZoneDataError        a zone file that cannot be loaded (bad JSON, fields, geometry, CRS)
++-- UnknownZoneError          a zone set or zone id that is not registered
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class AreaError(GeoError):
         self.rule = rule
 
 
-class UnknownGeocode(AreaError):
+class UnknownGeocodeError(AreaError):
     """A geocode (valueName, value) that no loaded zone data resolves."""
 
     def __init__(self, value_name: str, value: str, why: str) -> None:
@@ -43,7 +43,7 @@ class ZoneDataError(GeoError):
     rule = "zone-data"
 
 
-class UnknownZone(GeoError, KeyError):
+class UnknownZoneError(GeoError, KeyError):
     """A zone set name or zone id that is not registered."""
 
     rule = "zone-unknown"

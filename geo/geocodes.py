@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from shapely.geometry import MultiPolygon, Polygon
 
-from geo.errors import UnknownGeocode, UnknownZone
+from geo.errors import UnknownGeocodeError, UnknownZoneError
 
 if TYPE_CHECKING:
     from geo.zones import ZoneRegistry
@@ -42,45 +42,49 @@ _SAME = re.compile(r"\d{6}")
 _UGC = re.compile(r"([A-Z]{2})([CZ])(\d{3})")
 
 
-def _county(registry: ZoneRegistry, value_name: str, value: str, fips: str) -> Polygon | MultiPolygon:
+def _county(
+    registry: ZoneRegistry, value_name: str, value: str, fips: str
+) -> Polygon | MultiPolygon:
     """The county with this 5-digit FIPS code from the best county set that has it."""
     for set_name in COUNTY_SETS:
         if registry.has_set(set_name) and fips in registry.zone_set(set_name):
             return registry.zone(set_name, fips).geometry
-    raise UnknownGeocode(value_name, value, f"no county with FIPS {fips} in the zone data")
+    raise UnknownGeocodeError(value_name, value, f"no county with FIPS {fips} in the zone data")
 
 
 def _same(registry: ZoneRegistry, value_name: str, value: str) -> Polygon | MultiPolygon:
     """Resolve a SAME / FIPS6 code PSSCCC."""
     if not _SAME.fullmatch(value):
-        raise UnknownGeocode(value_name, value, "expected six digits PSSCCC")
+        raise UnknownGeocodeError(value_name, value, "expected six digits PSSCCC")
     part, state, county = value[0], value[1:3], value[3:]
     if part != "0":
-        raise UnknownGeocode(value_name, value, f"county subdivision {part} is not in the zone data")
+        raise UnknownGeocodeError(
+            value_name, value, f"county subdivision {part} is not in the zone data"
+        )
     if county != "000":
         return _county(registry, value_name, value, state + county)
     if registry.has_set(STATE_SET) and state in registry.zone_set(STATE_SET):
         return registry.zone(STATE_SET, state).geometry
-    raise UnknownGeocode(value_name, value, f"no state with FIPS {state} in the zone data")
+    raise UnknownGeocodeError(value_name, value, f"no state with FIPS {state} in the zone data")
 
 
 def _ugc(registry: ZoneRegistry, value_name: str, value: str) -> Polygon | MultiPolygon:
     """Resolve a UGC county (SSCNNN) or forecast zone (SSZNNN) code."""
     match = _UGC.fullmatch(value)
     if not match:
-        raise UnknownGeocode(value_name, value, "expected a UGC code like FLC005 or FLZ112")
+        raise UnknownGeocodeError(value_name, value, "expected a UGC code like FLC005 or FLZ112")
     postal, kind, number = match.groups()
     if kind == "Z":
         if registry.has_set(UGC_ZONE_SET) and value in registry.zone_set(UGC_ZONE_SET):
             return registry.zone(UGC_ZONE_SET, value).geometry
-        raise UnknownGeocode(value_name, value, "NWS forecast zones are not in the zone data")
+        raise UnknownGeocodeError(value_name, value, "NWS forecast zones are not in the zone data")
     if postal not in STATE_FIPS:
-        raise UnknownGeocode(value_name, value, f"unknown state code {postal}")
+        raise UnknownGeocodeError(value_name, value, f"unknown state code {postal}")
     return _county(registry, value_name, value, STATE_FIPS[postal] + number)
 
 
 def resolve_geocode(registry: ZoneRegistry, value_name: str, value: str) -> Polygon | MultiPolygon:
-    """Return the geometry of one CAP geocode or raise UnknownGeocode naming it."""
+    """Return the geometry of one CAP geocode or raise UnknownGeocodeError naming it."""
     name, code = value_name.strip(), value.strip()
     kind = name.upper()
     if kind in ("SAME", "FIPS6"):
@@ -90,6 +94,6 @@ def resolve_geocode(registry: ZoneRegistry, value_name: str, value: str) -> Poly
     if registry.has_set(name):
         try:
             return registry.zone(name, code).geometry
-        except UnknownZone as exc:
-            raise UnknownGeocode(name, code, exc.message) from exc
-    raise UnknownGeocode(name, code, "no zone data is registered under this valueName")
+        except UnknownZoneError as exc:
+            raise UnknownGeocodeError(name, code, exc.message) from exc
+    raise UnknownGeocodeError(name, code, "no zone data is registered under this valueName")

@@ -59,7 +59,9 @@ def split_antimeridian(geometry: BaseGeometry) -> Polygon | MultiPolygon:
     if minx >= -180.0 and maxx <= 180.0:
         return as_polygonal(geometry)
     pieces: list[Polygon] = []
-    for k in range(int(np.floor((minx + 180.0) / 360.0)), int(np.floor((maxx + 180.0) / 360.0)) + 1):
+    for k in range(
+        int(np.floor((minx + 180.0) / 360.0)), int(np.floor((maxx + 180.0) / 360.0)) + 1
+    ):
         clipped = shapely.clip_by_rect(geometry, 360.0 * k - 180.0, -90.0, 360.0 * k + 180.0, 90.0)
         pieces += [translate(p, xoff=-360.0 * k) for p in _polygons(clipped)]
     return as_polygonal(shapely.union_all(pieces))
@@ -72,7 +74,9 @@ def polar_polygon(lon: F64, lat: F64, north: bool) -> Polygon | MultiPolygon:
     lon = lon.copy()
     lon[-1] = lon[0] + 360.0  # the ring winds exactly once; pin the end to avoid a sliver
     pole = 90.0 if north else -90.0
-    ring = np.column_stack([np.concatenate([lon, [lon[-1], lon[0]]]), np.concatenate([lat, [pole, pole]])])
+    ring = np.column_stack(
+        [np.concatenate([lon, [lon[-1], lon[0]]]), np.concatenate([lat, [pole, pole]])]
+    )
     return split_antimeridian(shapely.make_valid(Polygon(ring)))
 
 
@@ -85,7 +89,9 @@ def geodesic_circle(lat: float, lon: float, radius_m: float) -> Polygon | MultiP
     if to_north < radius_m and to_south < radius_m:
         raise AreaError("circle-radius", f"circle of {radius_m / 1000:g} km covers both poles")
     az = np.linspace(0.0, 360.0, CIRCLE_VERTICES, endpoint=False)
-    plon, plat, _ = WGS84.fwd(np.full_like(az, lon), np.full_like(az, lat), az, np.full_like(az, radius_m))
+    plon, plat, _ = WGS84.fwd(
+        np.full_like(az, lon), np.full_like(az, lat), az, np.full_like(az, radius_m)
+    )
     plon, plat = np.append(plon, plon[0]), np.append(plat, plat[0])
     if to_north < radius_m or to_south < radius_m:
         return polar_polygon(unwrap_lon(plon), plat, north=to_north < radius_m)
@@ -125,4 +131,3 @@ def buffer_geodesic(geometry: BaseGeometry, metres: float) -> Polygon | MultiPol
     if metres == 0 or geometry.is_empty:
         return as_polygonal(geometry)
     return as_polygonal(shapely.union_all([_buffer_part(p, metres) for p in _polygons(geometry)]))
-

@@ -31,7 +31,7 @@ _POS_BITS = 34  # grid ids stay below 2**28, so (cell << 34 | position) fits in 
 _PARALLEL_MIN = 20_000  # below this many candidate points a thread pool costs more than it saves
 
 
-class IndexError_(ValueError):
+class IndexInputError(ValueError):
     """Raised for malformed index input (mismatched lengths, non-finite or out-of-range coords)."""
 
 
@@ -41,11 +41,11 @@ def _as_arrays(ids: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tu
     x = np.asarray(lon, dtype=np.float64).ravel()
     y = np.asarray(lat, dtype=np.float64).ravel()
     if not len(i) == len(x) == len(y):
-        raise IndexError_(f"ids, lon, lat differ in length: {len(i)}, {len(x)}, {len(y)}")
+        raise IndexInputError(f"ids, lon, lat differ in length: {len(i)}, {len(x)}, {len(y)}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise IndexError_("lon/lat must be finite numbers")
+        raise IndexInputError("lon/lat must be finite numbers")
     if len(x) and (np.abs(x).max() > 180 or np.abs(y).max() > 90):
-        raise IndexError_("lon must be within [-180, 180] and lat within [-90, 90]")
+        raise IndexInputError("lon must be within [-180, 180] and lat within [-90, 90]")
     return i, x, y
 
 
@@ -156,7 +156,7 @@ class SubscriberIndex:
     def _select_delta(self, geometry: BaseGeometry) -> I64:
         """Brute-force covers test over the locations added since the last compaction."""
         ids, lon, lat = self._delta_arrays()
-        return ids[shapely.intersects_xy(geometry, lon, lat)]
+        return np.asarray(ids[shapely.intersects_xy(geometry, lon, lat)], dtype=np.int64)
 
     def _delta_arrays(self) -> tuple[I64, F64, F64]:
         """The delta as three arrays (concatenated once, then cached)."""

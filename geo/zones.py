@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import UnknownZone, ZoneDataError
+from geo.errors import UnknownZoneError, ZoneDataError
 from geo.geocodes import resolve_geocode
 from geo.geodesy import as_polygonal
 
@@ -43,7 +43,9 @@ class Zone:
 
     def display_geometry(self, tolerance_m: float) -> BaseGeometry:
         """Return a simplified copy for display (tolerance in metres, approximate)."""
-        return shapely.simplify(self.geometry, tolerance_m / _METRES_PER_DEGREE, preserve_topology=True)
+        return shapely.simplify(
+            self.geometry, tolerance_m / _METRES_PER_DEGREE, preserve_topology=True
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +81,11 @@ class ZoneSet:
         return zone_id in self._zones
 
     def get(self, zone_id: str) -> Zone:
-        """Return the zone with this id or raise UnknownZone."""
+        """Return the zone with this id or raise UnknownZoneError."""
         try:
             return self._zones[zone_id]
         except KeyError:
-            raise UnknownZone(f"zone set {self.name!r} has no zone {zone_id!r}") from None
+            raise UnknownZoneError(f"zone set {self.name!r} has no zone {zone_id!r}") from None
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -150,7 +152,7 @@ def _feature_geometry(path: Path, index: int, feature: dict[str, Any]) -> tuple[
     if not isinstance(geom, Polygon | MultiPolygon) or geom.is_empty:
         raise ZoneDataError(f"{path}: feature {index} geometry is {geom.geom_type}, not a polygon")
     minx, miny, maxx, maxy = geom.bounds
-    if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+    if not (minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90):
         raise ZoneDataError(f"{path}: feature {index} is outside lon/lat range (not WGS84?)")
     if geom.is_valid:
         return geom, False
@@ -168,11 +170,14 @@ def load_zone_file(
         props = feature.get("properties") or {}
         zone_id = "".join(_property(path, i, props, f) for f in fields)
         geom, repaired = _feature_geometry(path, i, feature)
-        label, geoms, was = groups.setdefault(zone_id, (_property(path, i, props, name_field), [], False))
+        label, geoms, was = groups.setdefault(
+            zone_id, (_property(path, i, props, name_field), [], False)
+        )
         geoms.append(geom)
         groups[zone_id] = (label, geoms, was or repaired)
     zones = [
-        Zone(name, zid, label, _merge(geoms), repaired) for zid, (label, geoms, repaired) in groups.items()
+        Zone(name, zid, label, _merge(geoms), repaired)
+        for zid, (label, geoms, repaired) in groups.items()
     ]
     return ZoneSet(name, zones, description)
 
@@ -221,7 +226,12 @@ class ZoneRegistry:
         self._sets[zone_set.name] = zone_set
 
     def add_set_from_file(
-        self, path: Path, name: str, id_field: str | Sequence[str], name_field: str, description: str = ""
+        self,
+        path: Path,
+        name: str,
+        id_field: str | Sequence[str],
+        name_field: str,
+        description: str = "",
     ) -> ZoneSet:
         """Load a GeoJSON file as a new zone set and register it; raise ZoneDataError if bad."""
         zone_set = load_zone_file(Path(path), name, id_field, name_field, description)
@@ -241,15 +251,15 @@ class ZoneRegistry:
         return [self.zone_set(n).info() for n in self.names()]
 
     def zone_set(self, name: str) -> ZoneSet:
-        """The zone set of that name, loading it on first use; UnknownZone if absent."""
+        """The zone set of that name, loading it on first use; UnknownZoneError if absent."""
         if name not in self._sets:
             if name not in self._loaders:
-                raise UnknownZone(f"no zone set named {name!r}")
+                raise UnknownZoneError(f"no zone set named {name!r}")
             self._sets[name] = self._loaders.pop(name)()
         return self._sets[name]
 
     def zone(self, set_name: str, zone_id: str) -> Zone:
-        """One zone by set name and id; UnknownZone if either is absent."""
+        """One zone by set name and id; UnknownZoneError if either is absent."""
         return self.zone_set(set_name).get(zone_id)
 
     def zones_at(self, lon: float, lat: float, sets: Sequence[str] | None = None) -> list[Zone]:
@@ -259,5 +269,5 @@ class ZoneRegistry:
         return [z for n in (sets or self.names()) for z in self.zone_set(n).zones_at(lon, lat)]
 
     def resolve(self, value_name: str, value: str) -> Polygon | MultiPolygon:
-        """Geometry of a CAP geocode (SAME, FIPS6, UGC or a zone set name); UnknownGeocode if not."""
+        """Geometry of a CAP geocode (SAME, FIPS6, UGC, zone set name); else UnknownGeocodeError."""
         return resolve_geocode(self, value_name, value)

@@ -12,7 +12,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path as FsPath
@@ -26,7 +26,7 @@ from matplotlib.path import Path
 from shapely.geometry.base import BaseGeometry
 
 EARTH_RADIUS_M = 6_378_137.0
-SIMPLIFY_M = 4.0
+LEVELS = (4.0, 12.0, 36.0, 108.0)  # simplification tolerances, Mercator metres
 REGION_BBOXES = {
     "nyc": (-74.60, 40.30, -73.30, 41.20),
     "florida": (-87.80, 24.30, -79.70, 31.10),
@@ -103,21 +103,46 @@ def geometry_path(geom: BaseGeometry) -> Path | None:
     return Path(verts, codes)
 
 
-@dataclass(frozen=True)
+def level_for(metres_per_px: float) -> float:
+    """The coarsest simplification level (Mercator metres) still finer than ~half a pixel."""
+    fitting = [lv for lv in LEVELS if lv <= 0.6 * metres_per_px]
+    return fitting[-1] if fitting else LEVELS[0]
+
+
+class Levels:
+    """Paths of projected geometries at a few simplification levels, built lazily and kept."""
+
+    def __init__(self, geoms: Sequence[BaseGeometry]) -> None:
+        self.geoms = tuple(geoms)
+        self._paths: dict[float, tuple[Path | None, ...]] = {}
+        self._lock = threading.Lock()
+
+    def paths(self, level: float) -> tuple[Path | None, ...]:
+        """One path per geometry (None when empty) simplified to `level` metres."""
+        with self._lock:
+            if level not in self._paths:
+                simple = shapely.simplify(np.asarray(self.geoms, dtype=object), level)
+                self._paths[level] = tuple(geometry_path(g) for g in simple)
+            return self._paths[level]
+
+
 class PathLayer:
-    """Projected paths of one layer with their bounding boxes, for quick extent culling."""
+    """Projected geometries of one layer with bounding boxes, drawn as level-of-detail paths."""
 
-    paths: tuple[Path, ...]
-    bounds: FloatArray  # (n, 4): xmin, ymin, xmax, ymax
+    def __init__(self, geoms: Sequence[BaseGeometry]) -> None:
+        self.levels = Levels(geoms)
+        bounds = shapely.bounds(np.asarray(self.levels.geoms, dtype=object))
+        self.bounds: FloatArray = np.asarray(bounds, dtype=float).reshape(-1, 4)
 
-    def visible(self, extent: Extent) -> list[Path]:
-        """Paths whose bounding box touches the extent."""
-        if not self.paths:
+    def visible(self, extent: Extent, level: float = LEVELS[0]) -> list[Path]:
+        """Paths (at the given simplification level) whose bounding box touches the extent."""
+        if not self.levels.geoms:
             return []
         b = self.bounds
         hit = (b[:, 0] <= extent[2]) & (b[:, 2] >= extent[0])
         hit &= (b[:, 1] <= extent[3]) & (b[:, 3] >= extent[1])
-        return [self.paths[i] for i in np.flatnonzero(hit)]
+        paths = self.levels.paths(level)
+        return [p for i in np.flatnonzero(hit) if (p := paths[i]) is not None]
 
 
 @dataclass(frozen=True)
@@ -158,23 +183,18 @@ class Region:
         return x0 <= lon <= x1 and y0 <= lat <= y1
 
 
-def build_layer(geoms: Iterable[BaseGeometry], *, simplify: bool = True) -> PathLayer:
-    """A PathLayer from WGS84 geometries (projected, repaired, simplified)."""
-    paths: list[Path] = []
+def build_layer(geoms: Iterable[BaseGeometry]) -> PathLayer:
+    """A PathLayer from WGS84 geometries (projected, polygons repaired)."""
+    out: list[BaseGeometry] = []
     for g in geoms:
         if g is None or g.is_empty:
             continue
         m = project(g)
         if m.geom_type in ("Polygon", "MultiPolygon", "GeometryCollection"):
             m = polygonal(m)
-        if simplify:
-            m = shapely.simplify(m, SIMPLIFY_M)
-        p = geometry_path(m)
-        if p is not None:
-            paths.append(p)
-    bounds = np.array([p.get_extents().bounds for p in paths], dtype=float).reshape(-1, 4)
-    bounds[:, 2:] += bounds[:, :2]  # Bbox.bounds is (x0, y0, width, height)
-    return PathLayer(tuple(paths), bounds)
+        if not m.is_empty:
+            out.append(m)
+    return PathLayer(out)
 
 
 def _read(name: str) -> Any:
@@ -229,7 +249,7 @@ def _nyc() -> Region:
         land=build_layer([*outside.geometry.values, *boro_geoms]),
         water=build_layer([]),
         rivers=build_layer([]),
-        coast=build_layer(boro_geoms),
+        coast=build_layer([]),  # the borough outlines are the shoreline
         counties=build_layer(outside.geometry.values),
         districts=build_layer(boro_geoms),
         places=_places([ne, borough_places]),
@@ -280,7 +300,11 @@ class Prepared:
 
     lonlat: BaseGeometry
     projected: BaseGeometry
-    path: Path | None
+    levels: Levels
+
+    def path(self, level: float = LEVELS[0]) -> Path | None:
+        """The projected geometry as one path simplified to `level` metres."""
+        return self.levels.paths(level)[0]
 
 
 _PREPARED: OrderedDict[bytes, Prepared] = OrderedDict()
@@ -297,7 +321,7 @@ def prepare(geom: BaseGeometry) -> Prepared:
             return hit
     lonlat = polygonal(geom)
     projected = project(lonlat)
-    prepared = Prepared(lonlat, projected, geometry_path(projected))
+    prepared = Prepared(lonlat, projected, Levels([projected]))
     with _LOCK:
         _PREPARED[key] = prepared
         while len(_PREPARED) > PREPARED_CACHE_SIZE:

@@ -1,4 +1,4 @@
-"""Image encoding within a byte budget: palette PNG or JPEG, whichever is smaller at a quality tier."""
+"""Image encoding within a byte budget: palette PNG or JPEG, the smaller at a quality tier."""
 
 from __future__ import annotations
 

@@ -50,3 +50,18 @@ def format_local(moment: datetime, tz: ZoneInfo, language: str = "en") -> str:
     day, month = _DAYS["en"][local.weekday()], _MONTHS["en"][local.month - 1]
     hour = local.hour % 12 or 12
     return f"{day} {month} {local.day} {hour}:{local:%M} {local:%p} {abbr}"
+
+
+def format_until(
+    moment: datetime, tz: ZoneInfo, language: str = "en", reference: datetime | None = None
+) -> str:
+    """A compact local time for short texts; the weekday only when not the reference's day."""
+    local = moment.astimezone(tz)
+    same_day = reference is not None and reference.astimezone(tz).date() == local.date()
+    abbr = local.tzname() or ""
+    if base_language(language) == "es":
+        clock = f"{local:%H:%M} {abbr}"
+        return clock if same_day else f"{_DAYS['es'][local.weekday()]} {local.day} {clock}"
+    hour = local.hour % 12 or 12
+    clock = f"{hour}:{local:%M} {local:%p} {abbr}"
+    return clock if same_day else f"{_DAYS['en'][local.weekday()]} {clock}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -13,7 +14,7 @@ from matplotlib.path import Path
 from shapely.geometry.base import BaseGeometry
 
 from renderers import style
-from renderers.basemap import Extent, Prepared, Region
+from renderers.basemap import Extent, Prepared, Region, level_for
 from renderers.mapdecor import Layout, halo
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in base pixels from bottom-left
@@ -24,39 +25,111 @@ def _collection(ax: Axes, paths: list[Path], *, zorder: float, **kw: object) -> 
         ax.add_collection(PathCollection(paths, zorder=zorder, **kw), autolim=False)  # type: ignore[arg-type]
 
 
-def draw_basemap(ax: Axes, region: Region, extent: Extent, lay: Layout) -> None:
+def draw_basemap(ax: Axes, region: Region, extent: Extent, lay: Layout, level: float) -> None:
     """Land, lakes, rivers, coastline, county and borough boundaries inside the extent."""
-    _collection(ax, region.land.visible(extent), zorder=1, facecolors=style.LAND,
-                edgecolors="none", linewidths=0)
-    _collection(ax, region.water.visible(extent), zorder=2, facecolors=style.WATER,
-                edgecolors=style.COAST, linewidths=lay.pt(0.5))
-    _collection(ax, region.rivers.visible(extent), zorder=2, facecolors="none",
-                edgecolors=style.COAST, linewidths=lay.pt(1.0))
-    _collection(ax, region.coast.visible(extent), zorder=3, facecolors="none",
-                edgecolors=style.COAST, linewidths=lay.pt(0.8))
-    _collection(ax, region.counties.visible(extent), zorder=3, facecolors="none",
-                edgecolors=style.COUNTY, linewidths=lay.pt(0.9))
-    _collection(ax, region.districts.visible(extent), zorder=3, facecolors="none",
-                edgecolors=style.DISTRICT, linewidths=lay.pt(1.2))
+    _collection(
+        ax,
+        region.land.visible(extent, level),
+        zorder=1,
+        facecolors=style.LAND,
+        edgecolors="none",
+        linewidths=0,
+    )
+    _collection(
+        ax,
+        region.water.visible(extent, level),
+        zorder=2,
+        facecolors=style.WATER,
+        edgecolors=style.COAST,
+        linewidths=lay.pt(0.5),
+    )
+    _collection(
+        ax,
+        region.rivers.visible(extent, level),
+        zorder=2,
+        facecolors="none",
+        edgecolors=style.COAST,
+        linewidths=lay.pt(1.0),
+    )
+    _collection(
+        ax,
+        region.coast.visible(extent, level),
+        zorder=3,
+        facecolors="none",
+        edgecolors=style.COAST,
+        linewidths=lay.pt(0.8),
+    )
+    _collection(
+        ax,
+        region.counties.visible(extent, level),
+        zorder=3,
+        facecolors="none",
+        edgecolors=style.COUNTY,
+        linewidths=lay.pt(0.9),
+    )
+    _collection(
+        ax,
+        region.districts.visible(extent, level),
+        zorder=3,
+        facecolors="none",
+        edgecolors=style.DISTRICT,
+        linewidths=lay.pt(1.2),
+    )
 
 
-def draw_zones(ax: Axes, zones: Sequence[Prepared], lay: Layout) -> None:
+def draw_zones(ax: Axes, zones: Sequence[Prepared], lay: Layout, level: float) -> None:
     """Evacuation zone boundaries as thin solid lines (dashes cost more than the rest)."""
-    paths = [z.path for z in zones if z.path is not None]
-    _collection(ax, paths, zorder=4, facecolors="none", edgecolors=style.ZONE_LINE,
-                linewidths=lay.pt(0.8))
+    paths = [p for z in zones if (p := z.path(level)) is not None]
+    _collection(
+        ax, paths, zorder=4, facecolors="none", edgecolors=style.ZONE_LINE, linewidths=lay.pt(0.8)
+    )
 
 
-def draw_area(ax: Axes, area: Prepared, severity: str, lay: Layout) -> None:
-    """The alert area: translucent severity fill and a strong dark outline."""
-    path = area.path
+def draw_area(ax: Axes, area: Prepared, severity: str, lay: Layout, px_m: float) -> None:
+    """The alert area: translucent severity fill and a strong outline (`px_m`: metres a pixel)."""
+    path = area.path(level_for(px_m))
     if path is None:
         return
-    _collection(ax, [path], zorder=5, facecolors=style.SEVERITY_FILL[severity],
-                edgecolors="none", alpha=style.FILL_ALPHA, linewidths=0)
+    _collection(
+        ax,
+        [path],
+        zorder=5,
+        facecolors=style.SEVERITY_FILL[severity],
+        edgecolors="none",
+        alpha=style.FILL_ALPHA,
+        linewidths=0,
+    )
     width = 1.6 if lay.compact else 2.4
-    _collection(ax, [path], zorder=6, facecolors="none", edgecolors=style.SEVERITY_EDGE[severity],
-                linewidths=lay.pt(width))
+    _collection(
+        ax,
+        [path],
+        zorder=6,
+        facecolors="none",
+        edgecolors=style.SEVERITY_EDGE[severity],
+        linewidths=lay.pt(width),
+    )
+    _mark_small_parts(ax, area.projected, severity, lay, px_m)
+
+
+def _mark_small_parts(
+    ax: Axes, area: BaseGeometry, severity: str, lay: Layout, px_m: float
+) -> None:
+    """A dot on each part too small to see (a mobile-home park in a county-wide view)."""
+    parts = shapely.get_parts(area)
+    b = shapely.bounds(parts)
+    small = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < 6 * px_m
+    if not small.any():
+        return
+    xy = shapely.get_coordinates(shapely.centroid(parts[small]))
+    ax.scatter(
+        xy[:, 0],
+        xy[:, 1],
+        s=(lay.pt(7)) ** 2,
+        c=style.SEVERITY_FILL[severity],
+        edgecolors=style.SEVERITY_EDGE[severity],
+        linewidths=lay.pt(1.2),
+        zorder=6,
+    )
 
 
 @dataclass
@@ -72,7 +145,7 @@ class LabelPlacer:
         dx, dy = self.ax.transData.transform((x, y))
         return dx / self.lay.scale, dy / self.lay.scale
 
-    def place(self, x: float, y: float, text: str, px: float, **kw: object) -> bool:
+    def place(self, x: float, y: float, text: str, px: float, **kw: Any) -> bool:
         """Draw `text` centred on map point (x, y) unless it collides or leaves the map."""
         bx, by = self.to_base(x, y)
         weight_factor = 0.68 if kw.get("weight") == "bold" else 0.6
@@ -81,8 +154,18 @@ class LabelPlacer:
         if not self._fits(box):
             return False
         self.taken.append(box)
-        self.ax.text(x, y, text, fontsize=self.lay.pt(px), ha="center", va="center",
-                     path_effects=halo(self.lay), zorder=8, clip_on=True, **kw)  # type: ignore[arg-type]
+        self.ax.text(
+            x,
+            y,
+            text,
+            fontsize=self.lay.pt(px),
+            ha="center",
+            va="center",
+            path_effects=halo(self.lay),
+            zorder=8,
+            clip_on=True,
+            **kw,
+        )
         return True
 
     def _fits(self, box: Box) -> bool:
@@ -112,15 +195,16 @@ def label_area(placer: LabelPlacer, area: BaseGeometry, label: str, extent: Exte
         return
     px = 11.0 if placer.lay.compact else 15.0
     view = shapely.box(*extent)
-    for part in _largest_visible_parts(area, extent, 3):
-        if part.area < 0.002 * view.area:
+    for i, part in enumerate(_largest_visible_parts(area, extent, 3)):
+        if i and part.area < 0.002 * view.area:
             break
         pt = shapely.point_on_surface(part)
         placer.place(pt.x, pt.y, label, px, weight="bold", color=style.TEXT_DARK)
 
 
-def label_zones(placer: LabelPlacer, zones: Sequence[tuple[str, BaseGeometry]],
-                extent: Extent) -> None:
+def label_zones(
+    placer: LabelPlacer, zones: Sequence[tuple[str, BaseGeometry]], extent: Extent
+) -> None:
     """Label each context zone once at a point inside its largest visible part."""
     view = shapely.box(*extent)
     for label, geom in zones:
@@ -145,13 +229,13 @@ def reserve_furniture(placer: LabelPlacer, legend_rows: int) -> None:
     lay = placer.lay
     placer.taken += [
         (0, 0, 230, 18 + 18 * legend_rows),
-        (lay.base_w - 240, 0, lay.base_w, 50),
+        (lay.base_w - 240, 0, lay.base_w, 56),
         (lay.base_w - 40, lay.map_h - 50, lay.base_w, lay.map_h),
     ]
 
 
 def area_mask_points(area: BaseGeometry, inset: float, count: int, seed: int = 7) -> np.ndarray:
-    """Up to `count` random projected points at least `inset` metres inside the area (for checks)."""
+    """Up to `count` random projected points at least `inset` metres inside the area."""
     inner = area.buffer(-inset)
     if inner.is_empty:
         return np.empty((0, 2))
@@ -159,4 +243,4 @@ def area_mask_points(area: BaseGeometry, inset: float, count: int, seed: int = 7
     x0, y0, x1, y1 = inner.bounds
     cand = np.column_stack([rng.uniform(x0, x1, count * 20), rng.uniform(y0, y1, count * 20)])
     inside = shapely.contains_xy(inner, cand[:, 0], cand[:, 1])
-    return cand[inside][:count]
+    return np.asarray(cand[inside][:count], dtype=float)

@@ -25,7 +25,15 @@ from PIL import Image
 from shapely.geometry.base import BaseGeometry
 
 from renderers import mapdecor, mapdraw, style
-from renderers.basemap import Extent, Prepared, lonlat_to_mercator, prepare, region_for
+from renderers.basemap import (
+    Extent,
+    Prepared,
+    Region,
+    level_for,
+    lonlat_to_mercator,
+    prepare,
+    region_for,
+)
 from renderers.encode import encode_within
 from renderers.localtime import format_local, zone_for
 
@@ -107,13 +115,12 @@ def _prepare_area(geometry: BaseGeometry) -> Prepared:
 def _title_lines(facts: MapFacts, lonlat_area: BaseGeometry) -> tuple[str, str, str]:
     pt = shapely.point_on_surface(lonlat_area)
     tz = zone_for(round(pt.x, 3), round(pt.y, 3))
+    lang = facts.language
     meta = []
     if facts.sent:
-        meta.append(f"{style.word('issued', facts.language)} {format_local(facts.sent, tz, facts.language)}")
+        meta.append(f"{style.word('issued', lang)} {format_local(facts.sent, tz, lang)}")
     if facts.expires:
-        meta.append(
-            f"{style.word('expires', facts.language)} {format_local(facts.expires, tz, facts.language)}"
-        )
+        meta.append(f"{style.word('expires', lang)} {format_local(facts.expires, tz, lang)}")
     if facts.sender_name:
         meta.append(facts.sender_name)
     return facts.event, facts.headline, " · ".join(meta)
@@ -127,8 +134,14 @@ def _new_figure(lay: mapdecor.Layout) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _draw_furniture(fig: Figure, lay: mapdecor.Layout, facts: MapFacts, severity: str,
-                    lines: tuple[str, str, str], extras: tuple[str, float, bool]) -> None:
+def _draw_furniture(
+    fig: Figure,
+    lay: mapdecor.Layout,
+    facts: MapFacts,
+    severity: str,
+    lines: tuple[str, str, str],
+    extras: tuple[str, float, bool],
+) -> None:
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     mapdecor.draw_title(fig, lay, renderer, lines, severity)
     if lay.exercise:
@@ -145,8 +158,13 @@ def _draw_furniture(fig: Figure, lay: mapdecor.Layout, facts: MapFacts, severity
     mapdecor.draw_attribution(fig, lay, attribution)
 
 
-def draw_alert_map(geometry: BaseGeometry, facts: MapFacts, *, size: tuple[int, int] = (640, 480),
-                   zones: Zones = ()) -> MapFrame:
+def draw_alert_map(
+    geometry: BaseGeometry,
+    facts: MapFacts,
+    *,
+    size: tuple[int, int] = (640, 480),
+    zones: Zones = (),
+) -> MapFrame:
     """Draw the map for an alert area (WGS84) and return the frame with its pixels."""
     area = _prepare_area(geometry)
     lonlat_area = area.lonlat
@@ -158,10 +176,12 @@ def draw_alert_map(geometry: BaseGeometry, facts: MapFacts, *, size: tuple[int, 
     fig, ax = _new_figure(lay)
     ax.set_xlim(extent[0], extent[2])
     ax.set_ylim(extent[1], extent[3])
-    mapdraw.draw_basemap(ax, region, extent, lay)
+    px_m = (extent[2] - extent[0]) / lay.width
+    level = level_for(px_m)
+    mapdraw.draw_basemap(ax, region, extent, lay, level)
     prepared_zones = [(label, prepare(g)) for label, g in zones]
-    mapdraw.draw_zones(ax, [z for _, z in prepared_zones], lay)
-    mapdraw.draw_area(ax, area, severity, lay)
+    mapdraw.draw_zones(ax, [z for _, z in prepared_zones], lay, level)
+    mapdraw.draw_area(ax, area, severity, lay, px_m)
     projected_zones = [(label, z.projected) for label, z in prepared_zones]
     _label(ax, lay, area.projected, facts.area_label, projected_zones, region, extent)
     ground = math.cos(math.radians(centre.y)) * (extent[2] - extent[0]) / lay.base_w
@@ -172,8 +192,15 @@ def draw_alert_map(geometry: BaseGeometry, facts: MapFacts, *, size: tuple[int, 
     return MapFrame(fig, ax, rgba, extent, region.name, lay)
 
 
-def _label(ax: Axes, lay: mapdecor.Layout, area: BaseGeometry, area_label: str,
-           zones: Zones, region: mapdraw.Region, extent: Extent) -> None:
+def _label(
+    ax: Axes,
+    lay: mapdecor.Layout,
+    area: BaseGeometry,
+    area_label: str,
+    zones: Zones,
+    region: Region,
+    extent: Extent,
+) -> None:
     placer = mapdraw.LabelPlacer(ax, lay)
     if not lay.compact:
         mapdraw.reserve_furniture(placer, 2 if zones else 1)
@@ -227,8 +254,9 @@ def clear_cache() -> None:
         _CACHE.hits = _CACHE.misses = 0
 
 
-def content_key(geometry: BaseGeometry, facts: MapFacts, size: tuple[int, int], max_bytes: int,
-                zones: Zones) -> str:
+def content_key(
+    geometry: BaseGeometry, facts: MapFacts, size: tuple[int, int], max_bytes: int, zones: Zones
+) -> str:
     """A SHA-256 over everything that changes the image."""
     h = hashlib.sha256()
     h.update(shapely.to_wkb(geometry, hex=False))
@@ -256,8 +284,9 @@ def render_alert_map(
     use_cache: bool = True,
 ) -> tuple[bytes, str]:
     """The alert map as (image bytes, media type): PNG or JPEG, at most `max_bytes`."""
-    facts = MapFacts(event, severity, status, headline, sent, expires, sender_name, area_label,
-                     language)
+    facts = MapFacts(
+        event, severity, status, headline, sent, expires, sender_name, area_label, language
+    )
     key = content_key(geometry, facts, size, max_bytes, zones)
     if use_cache and (hit := _CACHE.get(key)) is not None:
         return hit

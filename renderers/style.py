@@ -1,4 +1,4 @@
-"""Map styling: severity palette (colour-blind safe), basemap colours and map wording per language."""
+"""Map styling: colour-blind-safe severity palette, basemap colours, map wording per language."""
 
 from __future__ import annotations
 

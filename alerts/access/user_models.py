@@ -31,7 +31,7 @@ class UserBase(SQLModel):
 
     username: str = Field(min_length=2, max_length=80, sa_column_kwargs={"unique": True})
     display_name: str = Field(default="", max_length=200)
-    role: Role = Field(default=Role.VIEWER, max_length=16)
+    role: str = Field(default=Role.VIEWER.value, max_length=16)
     agency_id: int = Field(foreign_key="agency.id", index=True)
 
 

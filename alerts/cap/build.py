@@ -2,11 +2,11 @@
 
 Only called once the XSD and the semantic rules found no error, so conversions here may
 assume well-formed values (enums are in range, dateTimes have offsets, numbers parse).
+Empty ``<polygon>``/``<circle>`` elements are left out (they name no area).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from lxml import etree
@@ -27,120 +27,108 @@ from alerts.cap.model import (
     Status,
     Urgency,
 )
-from alerts.cap.schema import CAP12_NS
+from alerts.cap.tree import Kids, KidsCache, pair, text, texts
 from alerts.cap.values import parse_datetime, parse_reference
 
-Q = f"{{{CAP12_NS}}}"
 DEFAULT_LANGUAGE = "en-US"
 
 
-def _text(el: etree._Element, name: str) -> str | None:
-    """Text of the first child ``name`` ('' for an empty element), None when absent."""
-    child = el.find(Q + name)
-    return None if child is None else (child.text or "")
+def _stripped(k: Kids, name: str) -> str:
+    """Stripped text of a required child."""
+    return (text(k, name) or "").strip()
 
 
-def _texts(el: etree._Element, name: str) -> tuple[str, ...]:
-    """Texts of every child ``name``."""
-    return tuple(child.text or "" for child in el.iterfind(Q + name))
-
-
-def _time(el: etree._Element, name: str) -> datetime | None:
-    """An optional dateTime child."""
-    return parse_datetime(el.findtext(Q + name))
-
-
-def _pairs(el: etree._Element, name: str) -> tuple[NamedValue, ...]:
+def _pairs(k: Kids, name: str) -> tuple[NamedValue, ...]:
     """``valueName``/``value`` children (eventCode, parameter, geocode)."""
-    return tuple(
-        NamedValue(c.findtext(f"{Q}valueName") or "", c.findtext(f"{Q}value") or "")
-        for c in el.iterfind(Q + name)
-    )
+    return tuple(NamedValue(*pair(el)) for el in k.get(name, ()))
 
 
-def _decimal(el: etree._Element, name: str) -> Decimal | None:
+def _decimal(k: Kids, name: str) -> Decimal | None:
     """An optional decimal child (altitude, ceiling)."""
-    text = el.findtext(Q + name)
-    return None if text is None else Decimal(text.strip())
+    value = text(k, name)
+    return None if value is None else Decimal(value.strip())
 
 
-def build_alert(root: etree._Element) -> CapAlert:
+def build_alert(root: etree._Element, kids: KidsCache | None = None) -> CapAlert:
     """Convert a CAP 1.2 ``<alert>`` tree into a ``CapAlert``."""
-    sent = parse_datetime(root.findtext(f"{Q}sent"))
-    assert sent is not None, "rules guarantee a valid <sent>"
-    references_text = _text(root, "references")
+    kids = kids or KidsCache()
+    k = kids(root)
+    sent = parse_datetime(text(k, "sent"))
+    if sent is None:
+        raise ValueError("<sent> is not a CAP 1.2 dateTime")
+    references_text = text(k, "references")
     return CapAlert(
-        identifier=root.findtext(f"{Q}identifier") or "",
-        sender=root.findtext(f"{Q}sender") or "",
+        identifier=text(k, "identifier") or "",
+        sender=text(k, "sender") or "",
         sent=sent,
-        status=Status((root.findtext(f"{Q}status") or "").strip()),
-        msg_type=MsgType((root.findtext(f"{Q}msgType") or "").strip()),
-        scope=Scope((root.findtext(f"{Q}scope") or "").strip()),
-        source=_text(root, "source"),
-        restriction=_text(root, "restriction"),
-        addresses=_text(root, "addresses"),
-        codes=_texts(root, "code"),
-        note=_text(root, "note"),
+        status=Status(_stripped(k, "status")),
+        msg_type=MsgType(_stripped(k, "msgType")),
+        scope=Scope(_stripped(k, "scope")),
+        source=text(k, "source"),
+        restriction=text(k, "restriction"),
+        addresses=text(k, "addresses"),
+        codes=texts(k, "code"),
+        note=text(k, "note"),
         references=_references(references_text),
         references_text=references_text,
-        incidents=_text(root, "incidents"),
-        infos=tuple(_info(el) for el in root.iterfind(f"{Q}info")),
+        incidents=text(k, "incidents"),
+        infos=tuple(_info(kids, kids(el)) for el in k.get("info", ())),
     )
 
 
-def _references(text: str | None) -> tuple[Reference, ...]:
+def _references(value: str | None) -> tuple[Reference, ...]:
     """Parsed ``sender,identifier,sent`` triplets."""
-    parsed = (parse_reference(token) for token in (text or "").split())
+    parsed = (parse_reference(token) for token in (value or "").split())
     return tuple(Reference(*triplet) for triplet in parsed if triplet is not None)
 
 
-def _info(el: etree._Element) -> Info:
+def _info(kids: KidsCache, k: Kids) -> Info:
     """Convert one ``<info>``."""
     return Info(
-        language=(el.findtext(f"{Q}language") or DEFAULT_LANGUAGE).strip(),
-        categories=tuple(Category(c.strip()) for c in _texts(el, "category")),
-        event=el.findtext(f"{Q}event") or "",
-        urgency=Urgency((el.findtext(f"{Q}urgency") or "").strip()),
-        severity=Severity((el.findtext(f"{Q}severity") or "").strip()),
-        certainty=Certainty((el.findtext(f"{Q}certainty") or "").strip()),
-        response_types=tuple(ResponseType(r.strip()) for r in _texts(el, "responseType")),
-        audience=_text(el, "audience"),
-        event_codes=_pairs(el, "eventCode"),
-        effective=_time(el, "effective"),
-        onset=_time(el, "onset"),
-        expires=_time(el, "expires"),
-        sender_name=_text(el, "senderName"),
-        headline=_text(el, "headline"),
-        description=_text(el, "description"),
-        instruction=_text(el, "instruction"),
-        web=_text(el, "web"),
-        contact=_text(el, "contact"),
-        parameters=_pairs(el, "parameter"),
-        resources=tuple(_resource(r) for r in el.iterfind(f"{Q}resource")),
-        areas=tuple(_area(a) for a in el.iterfind(f"{Q}area")),
+        language=(text(k, "language") or DEFAULT_LANGUAGE).strip(),
+        categories=tuple(Category(c.strip()) for c in texts(k, "category")),
+        event=text(k, "event") or "",
+        urgency=Urgency(_stripped(k, "urgency")),
+        severity=Severity(_stripped(k, "severity")),
+        certainty=Certainty(_stripped(k, "certainty")),
+        response_types=tuple(ResponseType(r.strip()) for r in texts(k, "responseType")),
+        audience=text(k, "audience"),
+        event_codes=_pairs(k, "eventCode"),
+        effective=parse_datetime(text(k, "effective")),
+        onset=parse_datetime(text(k, "onset")),
+        expires=parse_datetime(text(k, "expires")),
+        sender_name=text(k, "senderName"),
+        headline=text(k, "headline"),
+        description=text(k, "description"),
+        instruction=text(k, "instruction"),
+        web=text(k, "web"),
+        contact=text(k, "contact"),
+        parameters=_pairs(k, "parameter"),
+        resources=tuple(_resource(kids(el)) for el in k.get("resource", ())),
+        areas=tuple(_area(kids(el)) for el in k.get("area", ())),
     )
 
 
-def _resource(el: etree._Element) -> Resource:
+def _resource(k: Kids) -> Resource:
     """Convert one ``<resource>``."""
-    size = el.findtext(f"{Q}size")
+    size = text(k, "size")
     return Resource(
-        resource_desc=el.findtext(f"{Q}resourceDesc") or "",
-        mime_type=(el.findtext(f"{Q}mimeType") or "").strip(),
+        resource_desc=text(k, "resourceDesc") or "",
+        mime_type=_stripped(k, "mimeType"),
         size=None if size is None else int(size.strip()),
-        uri=_text(el, "uri"),
-        deref_uri=_text(el, "derefUri"),
-        digest=_text(el, "digest"),
+        uri=text(k, "uri"),
+        deref_uri=text(k, "derefUri"),
+        digest=text(k, "digest"),
     )
 
 
-def _area(el: etree._Element) -> Area:
+def _area(k: Kids) -> Area:
     """Convert one ``<area>``."""
     return Area(
-        area_desc=el.findtext(f"{Q}areaDesc") or "",
-        polygons=tuple(p for p in _texts(el, "polygon") if p.strip()),
-        circles=tuple(c for c in _texts(el, "circle") if c.strip()),
-        geocodes=_pairs(el, "geocode"),
-        altitude=_decimal(el, "altitude"),
-        ceiling=_decimal(el, "ceiling"),
+        area_desc=text(k, "areaDesc") or "",
+        polygons=tuple(p for p in texts(k, "polygon") if p.strip()),
+        circles=tuple(c for c in texts(k, "circle") if c.strip()),
+        geocodes=_pairs(k, "geocode"),
+        altitude=_decimal(k, "altitude"),
+        ceiling=_decimal(k, "ceiling"),
     )

@@ -20,6 +20,7 @@ from alerts.cap.result import CapVersion, Issue, ParseResult, SignatureInfo
 from alerts.cap.rules import check_alert
 from alerts.cap.schema import validate_schema, version_of
 from alerts.cap.signature import TrustedCerts
+from alerts.cap.tree import KidsCache
 from alerts.cap.upgrade import upgrade_to_12
 from alerts.cap.xmlsafe import safe_parse
 
@@ -49,8 +50,9 @@ def parse(
         signed_bytes, root, require_signature, trusted_certs, check_signature
     )
     issues += sig_issues
-    issues += _validate(root, version, ipaws_profile)
-    alert = _build(root, issues)
+    kids = KidsCache()
+    issues += _validate(root, version, ipaws_profile, kids)
+    alert = _build(root, issues, kids)
     return ParseResult(data, alert, tuple(issues), version, sig)
 
 
@@ -83,13 +85,15 @@ def _signature(
     return info, issues
 
 
-def _validate(root: etree._Element, version: CapVersion, ipaws_profile: bool) -> list[Issue]:
+def _validate(
+    root: etree._Element, version: CapVersion, ipaws_profile: bool, kids: KidsCache
+) -> list[Issue]:
     """XSD of the original version, upgrade, then the CAP 1.2 rules."""
     issues = validate_schema(root, version)
     issues += upgrade_to_12(root, version)
     if version != "1.2" and not issues_have_errors(issues):
         issues += [_upgraded(i) for i in validate_schema(root, "1.2")]
-    issues += check_alert(root)
+    issues += check_alert(root, kids)
     if ipaws_profile:
         issues += check_ipaws(root)
     return issues
@@ -106,12 +110,12 @@ def issues_have_errors(issues: list[Issue]) -> bool:
     return any(i.severity == "error" for i in issues)
 
 
-def _build(root: etree._Element, issues: list[Issue]) -> CapAlert | None:
+def _build(root: etree._Element, issues: list[Issue], kids: KidsCache) -> CapAlert | None:
     """Build the model when nothing is wrong; a conversion failure becomes an issue."""
     if issues_have_errors(issues):
         return None
     try:
-        return build_alert(root)
+        return build_alert(root, kids)
     except (ValueError, ArithmeticError) as exc:  # defensive: rules should have caught it
         issues.append(Issue("CAP-MODEL", f"cannot build the alert: {exc}"))
         return None

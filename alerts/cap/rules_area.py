@@ -12,63 +12,65 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+import shapely
 from lxml import etree
-from shapely.geometry import Polygon
-from shapely.validation import explain_validity
 
 from alerts.cap.paths import issue_at
 from alerts.cap.result import Issue
-from alerts.cap.schema import CAP12_NS
+from alerts.cap.tree import Kids, first
 from alerts.cap.values import in_range, parse_point
 
-Q = f"{{{CAP12_NS}}}"
 _CIRCLE = re.compile(r"\s*(\S+)\s+(\S+)\s*\Z")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_POLYGON = re.compile(rf"\s*{_NUMBER},{_NUMBER}(?:\s+{_NUMBER},{_NUMBER})*\s*\Z")
 
 
-def check_area(area: etree._Element) -> list[Issue]:
-    """Rules for one ``<area>``."""
+def check_area(area: etree._Element, k: Kids) -> list[Issue]:
+    """Rules for one ``<area>`` (``k`` is its child map)."""
     issues: list[Issue] = []
-    for polygon in area.iterfind(f"{Q}polygon"):
+    for polygon in k.get("polygon", ()):
         issues += check_polygon(polygon)
-    for circle in area.iterfind(f"{Q}circle"):
+    for circle in k.get("circle", ()):
         issues += check_circle(circle)
-    issues += _altitude_ceiling(area)
+    if "altitude" in k or "ceiling" in k:
+        issues += _altitude_ceiling(area, k)
     return issues
 
 
 def check_polygon(el: etree._Element) -> list[Issue]:
     """One ``<polygon>``: format, >= 4 pairs, closed, in range, simple."""
-    tokens = (el.text or "").split()
-    if not tokens:
+    raw = el.text or ""
+    if not raw.strip():
         # NWS CAP 1.1 feeds emit <polygon></polygon>; it names no area, so it is ignored.
         return [issue_at("CAP-EMPTY-ELEMENT", "empty <polygon> ignored", el, "warning")]
-    points = [parse_point(t) for t in tokens]
-    if None in points:
-        bad = next(t for t, p in zip(tokens, points, strict=True) if p is None)
+    if not _POLYGON.match(raw):
+        bad = next((t for t in raw.split() if parse_point(t) is None), raw.strip())
         return [issue_at("CAP-POLYGON-FORMAT", f"polygon point {bad!r} is not lat,lon", el)]
-    pairs = [p for p in points if p is not None]
+    numbers = [float(n) for n in raw.replace(",", " ").split()]
+    lats, lons = numbers[0::2], numbers[1::2]
     issues: list[Issue] = []
-    if len(pairs) < 4:
-        msg = f"polygon has {len(pairs)} points, at least 4 (closed ring) are required"
+    if len(lats) < 4:
+        msg = f"polygon has {len(lats)} points, at least 4 (closed ring) are required"
         issues.append(issue_at("CAP-POLYGON-POINTS", msg, el))
-    if pairs[0] != pairs[-1]:
-        msg = f"polygon is not closed: first point {tokens[0]} != last point {tokens[-1]}"
+    if lats[0] != lats[-1] or lons[0] != lons[-1]:
+        msg = (
+            f"polygon is not closed: first point {lats[0]},{lons[0]} != last {lats[-1]},{lons[-1]}"
+        )
         issues.append(issue_at("CAP-POLYGON-CLOSED", msg, el))
-    out = [t for t, (lat, lon) in zip(tokens, pairs, strict=True) if not in_range(lat, lon)]
-    if out:
-        msg = f"polygon point {out[0]} is outside lat [-90,90] / lon [-180,180]"
+    if min(lats) < -90 or max(lats) > 90 or min(lons) < -180 or max(lons) > 180:
+        msg = "polygon has points outside lat [-90,90] / lon [-180,180]"
         issues.append(issue_at("CAP-POLYGON-RANGE", msg, el))
     if not issues:
-        issues += _simple_ring(el, pairs)
+        issues += _simple_ring(el, list(zip(lons, lats, strict=True)))
     return issues
 
 
-def _simple_ring(el: etree._Element, pairs: list[tuple[float, float]]) -> list[Issue]:
+def _simple_ring(el: etree._Element, ring: list[tuple[float, float]]) -> list[Issue]:
     """The ring (as lon/lat) must be a valid polygon: no self-intersection."""
-    ring = Polygon([(lon, lat) for lat, lon in pairs])
-    if ring.is_valid:
+    polygon = shapely.polygons(ring)
+    if shapely.is_valid(polygon):
         return []
-    msg = f"polygon is not a simple ring: {explain_validity(ring)}"
+    msg = f"polygon is not a simple ring: {shapely.is_valid_reason(polygon)}"
     return [issue_at("CAP-POLYGON-SELF-INTERSECTION", msg, el)]
 
 
@@ -94,12 +96,12 @@ def check_circle(el: etree._Element) -> list[Issue]:
     return issues
 
 
-def _altitude_ceiling(area: etree._Element) -> list[Issue]:
+def _altitude_ceiling(area: etree._Element, k: Kids) -> list[Issue]:
     """Altitude/ceiling are decimals (feet); ceiling needs altitude; altitude <= ceiling."""
     values: dict[str, Decimal | None] = {}
     issues = []
     for name in ("altitude", "ceiling"):
-        el = area.find(Q + name)
+        el = first(k, name)
         values[name] = None
         if el is None:
             continue
@@ -107,8 +109,8 @@ def _altitude_ceiling(area: etree._Element) -> list[Issue]:
             values[name] = Decimal((el.text or "").strip())
         except InvalidOperation:
             issues.append(issue_at("CAP-ALTITUDE-FORMAT", f"<{name}> is not a number", el))
-    ceiling_el = area.find(f"{Q}ceiling")
-    if ceiling_el is not None and area.find(f"{Q}altitude") is None:
+    ceiling_el = first(k, "ceiling")
+    if ceiling_el is not None and "altitude" not in k:
         msg = "<ceiling> requires <altitude>"
         issues.append(issue_at("CAP-CEILING-WITHOUT-ALTITUDE", msg, ceiling_el))
     altitude, ceiling = values["altitude"], values["ceiling"]

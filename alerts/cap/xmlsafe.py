@@ -25,6 +25,7 @@ from alerts.cap.result import Issue
 
 XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
 _local = threading.local()
+_WINDOW = 4096  # the prolog (XML declaration, PIs, comments) almost always fits
 
 
 class _ExternalAccessError(Exception):
@@ -58,22 +59,18 @@ def _parser() -> etree.XMLParser:
 
 
 def _prolog_text(data: bytes) -> str:
-    """Decode enough of the document to read its prolog (UTF-16 or ASCII-compatible)."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:2] in (b"<\x00", b"\x00<"):
-        encoding = (
-            "utf-16"
-            if data[:2] in (b"\xff\xfe", b"\xfe\xff")
-            else ("utf-16-le" if data[:1] == b"<" else "utf-16-be")
-        )
-        return data.decode(encoding, errors="replace")
+    """Decode the document as text for the prolog scan (UTF-16 or ASCII-compatible)."""
+    head = data[:2]
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", errors="replace")
+    if head in (b"<\x00", b"\x00<"):
+        return data.decode("utf-16-le" if head == b"<\x00" else "utf-16-be", errors="replace")
     return data.decode("latin-1")
 
 
-def find_dtd(data: bytes) -> int | None:
-    """Return the offset of a DOCTYPE declaration in the prolog, or None."""
-    text = _prolog_text(data)
-    pos = 1 if text.startswith(("\ufeff", "\xef\xbb\xbf")) else 0
-    pos = 3 if text.startswith("\xef\xbb\xbf") else pos
+def _scan(text: str) -> int | bool | None:
+    """Offset of a prolog DOCTYPE, None when the prolog ended without one, False if cut off."""
+    pos = 3 if text.startswith("\xef\xbb\xbf") else 1 if text.startswith("\ufeff") else 0
     while pos < len(text):
         if text[pos].isspace():
             pos += 1
@@ -83,11 +80,19 @@ def find_dtd(data: bytes) -> int | None:
             closer = "?>" if text[pos + 1] == "?" else "-->"
             end = text.find(closer, pos)
             if end < 0:
-                return None
+                return False
             pos = end + len(closer)
         else:
             return None
-    return None
+    return False
+
+
+def find_dtd(data: bytes) -> int | None:
+    """Return the character offset of a DOCTYPE declaration in the prolog, or None."""
+    found = _scan(_prolog_text(data[:_WINDOW]))
+    if found is False and len(data) > _WINDOW:
+        found = _scan(_prolog_text(data))
+    return found if isinstance(found, int) and found is not False else None
 
 
 def safe_parse(data: bytes, *, max_bytes: int) -> tuple[etree._Element | None, list[Issue]]:
@@ -98,7 +103,7 @@ def safe_parse(data: bytes, *, max_bytes: int) -> tuple[etree._Element | None, l
     dtd_at = find_dtd(data)
     if dtd_at is not None:
         msg = "DOCTYPE declarations are forbidden (XXE, entity expansion, external DTD)"
-        line = _prolog_text(data).count("\n", 0, dtd_at) + 1
+        line = _prolog_text(data[: _WINDOW + dtd_at]).count("\n", 0, dtd_at) + 1
         return None, [Issue("XML-DTD-FORBIDDEN", msg, line=line)]
     try:
         root = etree.fromstring(data, _parser())

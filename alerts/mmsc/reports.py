@@ -44,14 +44,17 @@ class ReportSender:
                 continue
             copies = 2 if self._rng.random() < cfg.reports.duplicate_rate else 1
             self._stats.counters["dr_duplicated"] += copies - 1
+            mm_status = self._outcome(cfg.reports)
             for _ in range(copies):
-                self._start(message, recipient, cfg)
+                self._start(message, recipient, mm_status, cfg)
 
-    def _start(self, message: StoredMessage, recipient: Address, cfg: SimulatorConfig) -> None:
+    def _start(
+        self, message: StoredMessage, recipient: Address, mm_status: str, cfg: SimulatorConfig
+    ) -> None:
         if len(self._tasks) >= cfg.reports.max_in_flight:
             self._stats.counters["dr_dropped"] += 1
             return
-        task = asyncio.create_task(self._deliver(message, recipient, cfg))
+        task = asyncio.create_task(self._deliver(message, recipient, mm_status, cfg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -66,13 +69,12 @@ class ReportSender:
         return self._rng.choices(names, weights=[plan.outcomes[n] for n in names])[0]
 
     async def _deliver(
-        self, message: StoredMessage, recipient: Address, cfg: SimulatorConfig
+        self, message: StoredMessage, recipient: Address, mm_status: str, cfg: SimulatorConfig
     ) -> None:
         await asyncio.sleep(self._delay(cfg.reports))
         if message.state == "cancelled":
             self._stats.counters["dr_cancelled"] += 1
             return
-        mm_status = self._outcome(cfg.reports)
         message.reports[recipient.value] = mm_status
         facts = ReportFacts(
             message_id=message.message_id,

@@ -107,7 +107,7 @@ class Simulator:
         message: SoapMessage | None = None
         try:
             http = split_mm7_http(body, content_type)
-            message = parse_soap(http.soap)
+            message = parse_soap(http.soap, recover=False)
             check_envelope(message, http.soap, self.config, self.schema)
             return self._operation(message, http)
         except Mm7ParseError as exc:

@@ -24,6 +24,9 @@ from alerts.mmsc.config import SimulatorConfig
 from alerts.mmsc.schema import Mm7Schema
 
 
+OPERATIONS = frozenset({"SubmitReq", "CancelReq", "ReplaceReq"})
+
+
 class Rejection(Exception):  # noqa: N818 - named as MM7 names it
     """A request the MMSC refuses, with the status code to answer."""
 
@@ -48,7 +51,9 @@ class SubmitFacts:
 def check_envelope(
     message: SoapMessage, soap: bytes, cfg: SimulatorConfig, schema: Mm7Schema
 ) -> None:
-    """Dialect (namespace + MM7Version pair), TransactionID, schema, VASPID."""
+    """Operation, dialect (namespace + MM7Version pair), TransactionID, schema, VASPID."""
+    if message.name not in OPERATIONS:
+        raise Rejection(4003, "Unsupported operation", message.name)
     version = find_text(message.element, "MM7Version")
     if (message.namespace or "", version or "") not in {tuple(p) for p in cfg.accepted_versions}:
         raise Rejection(4002, "Unsupported version", f"{message.namespace} / {version}")

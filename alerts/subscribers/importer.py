@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from alerts.db import utcnow
+from alerts.db import bulk_insert, db_time, reserve_ids, utcnow
 from alerts.subscribers.phones import PhoneError, check_language, normalise
 
 CHUNK = 20_000
@@ -199,21 +199,19 @@ def write_rows(engine: Engine, rows: list[Row], report: ImportReport) -> None:
         existing = _existing_ids(conn, {r[0] for r in rows})
         report.existing_numbers = len(existing)
         new_phones = list(dict.fromkeys(r[0] for r in rows if r[0] not in existing))
-        first_id = _reserve_ids(conn, "subscriber", len(new_phones))
+        first_id = reserve_ids(conn, "subscriber", len(new_phones))
         ids = dict(existing)
         ids.update({p: first_id + i for i, p in enumerate(new_phones)})
         firsts = {}
         for r in rows:
             firsts.setdefault(r[0], r)
-        now: object = utcnow()
-        if conn.dialect.name == "sqlite":  # the text form SQLAlchemy's SQLite DateTime reads back
-            now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+        now = db_time(conn, utcnow())
         subs = [
             (ids[p], p, firsts[p][1], "active", firsts[p][6], firsts[p][5], now, now, now)
             for p in new_phones
         ]
         locs = [(ids[r[0]], r[4], r[2], r[3]) for r in rows]
-        _bulk(
+        bulk_insert(
             conn,
             "subscriber",
             (
@@ -229,7 +227,7 @@ def write_rows(engine: Engine, rows: list[Row], report: ImportReport) -> None:
             ),
             subs,
         )
-        _bulk(conn, "subscriber_location", ("subscriber_id", "label", "lon", "lat"), locs)
+        bulk_insert(conn, "subscriber_location", ("subscriber_id", "label", "lon", "lat"), locs)
         report.subscribers, report.locations = len(subs), len(locs)
 
 
@@ -243,38 +241,6 @@ def _existing_ids(conn: sa.Connection, phones: set[str]) -> dict[str, int]:
         )
         found.update({str(p): int(i) for p, i in conn.execute(q, {"p": chunk})})
     return found
-
-
-def _reserve_ids(conn: sa.Connection, table: str, n: int) -> int:
-    """Reserve ``n`` consecutive ids and return the first."""
-    if conn.dialect.name == "postgresql":
-        seq = f"{table}_id_seq"
-        start = int(conn.exec_driver_sql(f"SELECT nextval('{seq}')").scalar_one())
-        if n > 1:
-            conn.exec_driver_sql(f"SELECT setval('{seq}', {start + n - 1})")
-        return start
-    top = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()  # noqa: S608
-    return int(top) + 1
-
-
-def _bulk(
-    conn: sa.Connection, table: str, cols: tuple[str, ...], rows: list[tuple[object, ...]]
-) -> None:
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in cols)
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cur = raw.cursor()
-    cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)  # noqa: S608
-    cur.close()
 
 
 def csv_text(rows: list[dict[str, str]]) -> str:

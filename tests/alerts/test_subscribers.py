@@ -54,17 +54,24 @@ def test_bad_number_is_rejected_with_reason_and_nothing_stored(client, settings)
 
     with session_scope(engine) as s:
         key = access.issue_key(session=s, agency_id=agency.agency_id, admin=True).key
+    engine.dispose()
     r = client.post("/api/v1/subscribers", json={**BODY, "phone": "+1 555 12"}, headers={"X-API-Key": key})
     assert r.status_code == 400
     problem = r.json()
     assert problem["violations"][0]["rule"] == "SUBSCRIBER-PHONE-INVALID"
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM subscriber")).scalar_one() == 0
-    engine.dispose()
+    assert _count(settings, "subscriber") == 0
 
 
 def test_mask_keeps_country_code_and_last_two():
     assert mask("+447911123456") == "+44********56"
+
+
+def _count(settings, table: str) -> int:
+    engine = make_engine(settings)
+    with engine.connect() as conn:
+        n = int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+    engine.dispose()
+    return n
 
 
 def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -91,5 +98,7 @@ def test_import_is_all_or_nothing(settings, tmp_path):
 
 def test_import_rejects_out_of_range_coordinates(settings, tmp_path):
     rows = [{"phone": "+12127363100", "language": "en", "lon": "-273.99", "lat": "40.75"}]
-    report = importer.import_file(make_engine(settings), _write_csv(tmp_path / "c.csv", rows))
+    engine = make_engine(settings)
+    report = importer.import_file(engine, _write_csv(tmp_path / "c.csv", rows))
+    engine.dispose()
     assert report.errors and "lon" in report.errors[0].reason

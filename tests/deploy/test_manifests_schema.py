@@ -67,7 +67,8 @@ def test_only_known_crds_are_used(overlay: list[Resource]) -> None:
 def _require(resource: Resource, *path: str) -> Any:
     node: Any = resource
     for part in path:
-        assert isinstance(node, dict) and part in node, f"{key(resource)} lacks {'.'.join(path)}"
+        assert isinstance(node, dict), f"{key(resource)}: {'.'.join(path)} is not a mapping"
+        assert part in node, f"{key(resource)} lacks {'.'.join(path)}"
         node = node[part]
     return node
 
@@ -126,7 +127,8 @@ def test_prod_cnpg_cluster_has_three_spread_instances(overlays: dict[str, list[R
     assert affinity["enablePodAntiAffinity"] is True
     assert affinity["podAntiAffinityType"] == "required"
     sync = _require(cluster, "spec", "postgresql", "synchronous")
-    assert sync["method"] in {"any", "first"} and sync["number"] >= 1
+    assert sync["method"] in {"any", "first"}
+    assert sync["number"] >= 1
     labels = _require(cluster, "spec", "inheritedMetadata", "labels")
     assert labels["app.kubernetes.io/component"] == "database"
 

@@ -192,7 +192,11 @@ def response_for(message: InboundMessage, version: str | None = None) -> bytes:
     ns = message.namespace or REL6_NS
     status = Mm7Status(code=1000, text="Success")
     return rsp_xml(
-        ns, version or message.mm7_version or REL6_VERSION, message.transaction_id, _RSP_NAME[type(message)], status
+        ns,
+        version or message.mm7_version or REL6_VERSION,
+        message.transaction_id,
+        _RSP_NAME[type(message)],
+        status,
     )
 
 

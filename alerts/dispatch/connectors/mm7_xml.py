@@ -316,11 +316,13 @@ def descendant(el: etree._Element, name: str) -> etree._Element | None:
     return next((d for d in el.iterdescendants() if local(d).lower() == wanted), None)
 
 
-def parse_soap(data: bytes) -> SoapMessage:
-    """Read an envelope leniently; falls back to libxml2's recovery for sloppy senders."""
+def parse_soap(data: bytes, *, recover: bool = True) -> SoapMessage:
+    """Read an envelope by local names; with `recover`, sloppy XML gets libxml2's recovery."""
     try:
         root = parse_xml(data)
     except Mm7ParseError:
+        if not recover:
+            raise
         root = parse_xml(data, recover=True)
     if local(root).lower() != "envelope":
         raise Mm7ParseError(f"root element is {local(root)!r}, not Envelope")

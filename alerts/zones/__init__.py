@@ -1,0 +1,1 @@
+"""Zones and targeting over HTTP: geo's zone registry, the subscriber index, previews."""

@@ -1,0 +1,145 @@
+"""Targeting in the service: CAP areas to geometry and subscribers, with a cached point index.
+
+The index is built in bulk from the subscriber tables and rebuilt when they change (a cheap
+version probe before each use); it maps location rows to subscriber ids, languages and the
+test-audience flag so one alert messages each subscriber once however many locations match.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+import sqlalchemy as sa
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+from sqlmodel import Session
+
+from alerts.cap.model import CapAlert
+from alerts.intake.columns import AreaOutcome
+from geo.areas import AreaResolution, CapArea, area_geometry
+from geo.index import SubscriberIndex
+from geo.zones import ZoneRegistry
+
+I64 = npt.NDArray[np.int64]
+
+
+def cap_areas(alert: CapAlert) -> list[CapArea]:
+    """Every ``<area>`` of every ``<info>`` as geo's plain CapArea values."""
+    return [
+        CapArea(
+            area_desc=a.area_desc,
+            polygons=list(a.polygons),
+            circles=list(a.circles),
+            geocodes=[(g.value_name, g.value) for g in a.geocodes],
+        )
+        for info in alert.infos
+        for a in info.areas
+    ]
+
+
+@dataclass(slots=True)
+class IndexSnapshot:
+    """The index and the arrays aligned with its location rows."""
+
+    version: tuple[Any, ...]
+    index: SubscriberIndex
+    subscriber_id: I64
+    language: npt.NDArray[np.int32]
+    languages: list[str]
+    test_audience: npt.NDArray[np.bool_]
+
+
+@dataclass(slots=True)
+class Selection:
+    """Subscribers selected by a geometry, unique, with their language codes."""
+
+    subscriber_ids: I64
+    language_codes: npt.NDArray[np.int32]
+    languages: list[str]
+    locations_matched: int
+
+    def by_language(self) -> dict[str, int]:
+        """Count of subscribers per language."""
+        codes, counts = np.unique(self.language_codes, return_counts=True)
+        return {self.languages[int(c)]: int(n) for c, n in zip(codes, counts, strict=True)}
+
+
+_VERSION_SQL = sa.text(
+    "SELECT (SELECT count(*) FROM subscriber_location), (SELECT max(id) FROM subscriber_location),"
+    " (SELECT count(*) FROM subscriber), (SELECT max(updated_at) FROM subscriber)"
+)
+_ROWS_SQL = sa.text(
+    "SELECT l.subscriber_id, l.lon, l.lat, s.language, s.test_audience FROM subscriber_location l"
+    " JOIN subscriber s ON s.id = l.subscriber_id WHERE s.status = 'active' ORDER BY l.id"
+)
+
+
+@dataclass
+class Targeting:
+    """Area resolution against the zone registry and subscriber selection through the index."""
+
+    registry: ZoneRegistry
+    buffer_m: float = 0.0
+    _snapshot: IndexSnapshot | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def resolve(self, alert: CapAlert) -> AreaResolution:
+        """The union geometry of the alert's areas (errors say why it cannot be used)."""
+        return area_geometry(cap_areas(alert), self.registry, buffer_m=self.buffer_m)
+
+    def area_outcome(self, alert: CapAlert) -> AreaOutcome:
+        """For intake: the area as GeoJSON plus any resolution errors, stored with the alert."""
+        res = self.resolve(alert)
+        errors = [{"rule": e.rule, "message": e.message, "area": e.area_desc} for e in res.errors]
+        geojson = None if res.geometry.is_empty else dict(mapping(res.geometry))
+        return AreaOutcome(geojson=geojson, errors=errors)
+
+    def snapshot(self, session: Session) -> IndexSnapshot:
+        """The current index, rebuilt when subscribers changed since the last build."""
+        version = tuple(session.execute(_VERSION_SQL).one())
+        with self._lock:
+            if self._snapshot is None or self._snapshot.version != version:
+                self._snapshot = self._build(session, version)
+            return self._snapshot
+
+    def _build(self, session: Session, version: tuple[Any, ...]) -> IndexSnapshot:
+        rows = session.execute(_ROWS_SQL).all()
+        langs: dict[str, int] = {}
+        sub = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        lon = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        lat = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+        code = np.fromiter((langs.setdefault(r[3], len(langs)) for r in rows), dtype=np.int32, count=len(rows))
+        test = np.fromiter((bool(r[4]) for r in rows), dtype=np.bool_, count=len(rows))
+        index = SubscriberIndex(np.arange(len(rows), dtype=np.int64), lon, lat)
+        return IndexSnapshot(version, index, sub, code, list(langs), test)
+
+    def select(self, session: Session, geometry: BaseGeometry, *, test_only: bool = False) -> Selection:
+        """Unique subscribers with a location covered by ``geometry``."""
+        snap = self.snapshot(session)
+        rows = snap.index.select(geometry) if not geometry.is_empty else np.empty(0, np.int64)
+        if test_only:
+            rows = rows[snap.test_audience[rows]]
+        ids, first = np.unique(snap.subscriber_id[rows], return_index=True)
+        return Selection(ids, snap.language[rows][first], snap.languages, int(len(rows)))
+
+
+def zone_counts(registry: ZoneRegistry, geometry: BaseGeometry, sets: list[str]) -> dict[str, list[str]]:
+    """Which zones of the given sets the geometry touches (explains a preview)."""
+    touched: dict[str, list[str]] = {}
+    for name in sets:
+        zs = registry.zone_set(name)
+        hits = [z.id for z in zs.in_bbox(geometry.bounds) if shapely.intersects(z.geometry, geometry)]
+        if hits:
+            touched[name] = hits
+    return touched
+
+
+def geojson(geometry: BaseGeometry) -> dict[str, Any]:
+    """GeoJSON of a shapely geometry."""
+    return json.loads(shapely.to_geojson(geometry))  # type: ignore[no-any-return]
