@@ -24,6 +24,11 @@ $(VENV)/.dev: requirements/dev.txt $(UV)
 	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
 	rm -f $(VENV)/.main && touch $@
 
+# Console front-end libraries (Leaflet, axe-core) from the npm lockfile, served from node_modules.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 install: $(VENV)/.main
 install-dev: $(VENV)/.dev
 
@@ -35,7 +40,7 @@ lock: $(UV)
 	$(UV) pip compile pyproject.toml --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/main.txt
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/dev.txt
 
-run: $(VENV)/.main
+run: $(VENV)/.main node_modules/.installed
 	$(BIN)/alertcast db upgrade
 	$(BIN)/alertcast seed
 	$(BIN)/alertcast serve --host $(HOST) --port $(PORT)
@@ -45,7 +50,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy alerts geo renderers
 
-test: $(VENV)/.dev system-deps
+test: $(VENV)/.dev system-deps node_modules/.installed
 	$(MAKE) lint
 	$(BIN)/pytest
 

@@ -10,24 +10,33 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
-from alerts import __version__
+from alerts import __version__, console
 from alerts.db import make_engine, ping
+from alerts.dispatch import api as dispatch_api
+from alerts.dispatch.metrics import QueueCollector
+from alerts.dispatch.runtime import SIM_PREFIX, DispatchRuntime, mm7_router, simulator_config
 from alerts.errors import Unavailable, install_error_handlers
+from alerts.mmsc.app import create_simulator_app
+from alerts.public import api as public_api
 from alerts.intake import api as intake_api
 from alerts.intake import feeds_api
 from alerts.settings import Settings
 from alerts.subscribers import api as subscribers_api
 from alerts.zones import api as zones_api
+from alerts.zones.cli import register_extras
 from alerts.zones.targeting import Targeting
 from geo.errors import UnknownZoneError
 from geo.zones import ZoneRegistry
 
 
 @lru_cache(maxsize=4)
-def zone_registry(data_dir: Path) -> ZoneRegistry:
+def zone_registry(data_dir: Path, var_dir: Path) -> ZoneRegistry:
     """One zone registry per data folder per process (zone sets load lazily, once)."""
-    return ZoneRegistry.default(data_dir)
+    registry = ZoneRegistry.default(data_dir)
+    register_extras(registry, var_dir)
+    return registry
 
 
 def _zone_point(registry: ZoneRegistry) -> Callable[[str, str], tuple[float, float]]:
@@ -53,9 +62,21 @@ def create_app(settings: Settings) -> FastAPI:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             app.state.engine = engine
             app.state.http = client
+            runtime = DispatchRuntime(engine, settings, targeting)
+            app.state.runtime = runtime
+            app.state.on_alert_stored.append(runtime.on_alert_stored)
+            registry = CollectorRegistry()
+            registry.register(QueueCollector(engine))
+            app.state.metrics_registry = registry
+            if simulator is not None:
+                simulator.reports.client = client
+            runtime.start(app, client)
             try:
                 yield
             finally:
+                await runtime.close()
+                if simulator is not None:
+                    await simulator.reports.close()
                 engine.dispose()
 
     app = FastAPI(
@@ -66,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.on_alert_stored = []
-    targeting = Targeting(zone_registry(settings.data_dir))
+    targeting = Targeting(zone_registry(settings.data_dir, settings.var_dir))
     app.state.targeting = targeting
     app.state.area_resolver = targeting.area_outcome
     app.state.zone_point = _zone_point(targeting.registry)
@@ -74,7 +95,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(intake_api.router)
     app.include_router(feeds_api.router)
     app.include_router(subscribers_api.router)
+    console.install(app)
     app.include_router(zones_api.router)
+    app.include_router(dispatch_api.router)
+    app.include_router(public_api.router)
+    app.include_router(mm7_router(app, settings))
+    simulator = None
+    if settings.embedded_mmsc and not settings.mmsc_url:
+        sim_app = create_simulator_app(simulator_config(settings))
+        simulator = sim_app.state.simulator
+        app.mount(SIM_PREFIX, sim_app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

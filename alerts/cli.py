@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from alerts.settings import get_settings
+from alerts.settings import Settings, get_settings
 
 app = typer.Typer(
     name="alertcast",
@@ -34,18 +34,73 @@ def _engine():  # type: ignore[no-untyped-def]
     return make_engine(get_settings())
 
 
+def _served_settings(host: str, port: int) -> Settings:
+    """Settings for a server on host:port (its public URL follows the port unless set)."""
+    import os
+
+    settings = get_settings()
+    if "ALERTCAST_PUBLIC_BASE_URL" not in os.environ:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
+    return settings
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
 ) -> None:
-    """Serve the API (and console) with uvicorn."""
+    """Serve the API, console, inbound MM7 endpoint and (embedded default) a worker and MMSC simulator."""
     import uvicorn
 
     from alerts.app import create_app
+    from alerts.logs import configure_logging
+
+    settings = _served_settings(host, port)
+    configure_logging(settings.log_level)
+    out.print(f"alertcast on [bold]http://{host}:{port}[/bold]  console: /console  API docs: /docs")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=30)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Batches in flight at once")] = None,
+) -> None:
+    """Run a standalone dispatch worker (several per host and several hosts may run)."""
+    from alerts.dispatch.standalone import run_worker
+    from alerts.logs import configure_logging
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    if concurrency:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
+    configure_logging(settings.log_level)
+    run_worker(settings)
+
+
+@app.command()
+def seed(
+    subscribers: Annotated[int, typer.Option(help="Synthetic subscribers to create if there are none")] = 10_000,
+) -> None:
+    """Load the demo agency, operators and synthetic subscribers (idempotent)."""
+    from alerts.demo import seed_demo
+
+    info = seed_demo(get_settings(), subscribers=subscribers, say=err.print)
+    out.print(f"demo agency [bold]{info['agency']}[/bold]; API key in {info['key_file']}")
+
+
+@app.command()
+def demo(
+    subscribers: Annotated[int, typer.Option(help="Synthetic subscribers placed by census population")] = 100_000,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the map and MMS preview go")] = Path("demo-out"),
+) -> None:
+    """Run the whole system once: NYC zones 1-2 hurricane evacuation to synthetic subscribers."""
+    from alerts.demo import run_demo
+
+    summary = run_demo(subscribers=subscribers, out_dir=out_dir, quiet=json_output)
+    if json_output:
+        typer.echo(json.dumps(summary))
 
 
 @db_app.command("upgrade")
@@ -123,12 +178,33 @@ def ingest(
 
 
 def _register_extras() -> None:
+    from alerts.access.users import users_app
     from alerts.cap.cli import validate
+    from alerts.dispatch.mm7_cli import mm7_app, mmsc_sim
+    from alerts.subscribers.cli import subscribers_app
+    from alerts.zones.cli import zones_app
 
     app.command(name="validate")(validate)
+    app.command(name="mmsc-sim")(mmsc_sim)
+    app.add_typer(mm7_app, name="mm7")
+    app.add_typer(users_app, name="user")
+    app.add_typer(subscribers_app, name="subscribers")
+    app.add_typer(zones_app, name="zones")
 
 
 _register_extras()
+
+
+def _debug_signal() -> None:
+    """SIGUSR1 dumps every thread's stack to stderr (diagnosing a stuck process in the field)."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
+_debug_signal()
 
 
 def main() -> None:
@@ -139,4 +215,3 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["app", "json", "Path"]

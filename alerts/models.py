@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from alerts.access import models as access_models
 from alerts.access import user_models
 from alerts.audit import models as audit_models
+from alerts.dispatch import models as dispatch_models
 from alerts.intake import models as intake_models
 from alerts.subscribers import models as subscriber_models
 
@@ -12,6 +13,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "access_models",
+    "dispatch_models",
     "audit_models",
     "intake_models",
     "metadata",

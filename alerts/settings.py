@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     database_url: str = Field(default_factory=_default_db_url)
     data_dir: Path = REPO_ROOT / "data"
+    var_dir: Path = REPO_ROOT / "var"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     max_cap_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     public_base_url: str = "http://127.0.0.1:8000"
@@ -32,9 +33,18 @@ class Settings(BaseSettings):
     http_timeout_s: float = Field(default=10.0, gt=0)
     in_process_worker: bool = True
     embedded_mmsc: bool = True
-    mmsc_url: str | None = None
+    mmsc_url: str | None = Field(default=None, description="MM7 URL; unset = embedded simulator")
     mmsc_user: str | None = None
     mmsc_password: SecretStr | None = None
+    mmsc_rate_limit: float | None = Field(default=None, gt=0, description="SubmitReq/s, all workers")
+    mmsc_max_recipients: int = Field(default=1, ge=1, le=1000)
+    mmsc_namespace: str | None = None
+    mmsc_version: str | None = None
+    mmsc_vaspid: str | None = None
+    mmsc_vasid: str | None = None
+    mmsc_sender: str | None = None
+    mmsc_service_code: str | None = None
+    sim_report_delay_s: float = Field(default=0.5, ge=0, le=2)
     mm7_inbound_user: str = "mmsc"
     mm7_inbound_password: SecretStr = SecretStr(DEFAULT_SECRET)
     worker_concurrency: int = Field(default=8, ge=1, le=512)

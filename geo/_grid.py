@@ -20,6 +20,7 @@ I64 = npt.NDArray[np.int64]
 
 # Rounding in the grid formula can never push a point past the last cell with this headroom.
 _HEADROOM = 1.0 + 1e-9
+_EPS = 1e-6  # cells: padding for rounding in interpolated segment pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class Grid:
         return max(lo, 0), min(hi, self.ny - 1)
 
 
-def _segments(geometry: BaseGeometry) -> tuple[F64, F64]:
+def segments(geometry: BaseGeometry) -> tuple[F64, F64]:
     """Return segment start and end points (n x 2 each) of every linear piece of the geometry."""
     parts = shapely.get_parts(geometry)
     lines = shapely.get_rings(parts[shapely.get_type_id(parts) == 3])
@@ -89,15 +90,15 @@ def _segments(geometry: BaseGeometry) -> tuple[F64, F64]:
     return starts, ends
 
 
-def _mark_rectangles(grid: Grid, iu: I64, iv: I64, ju: I64, jv: I64, pad: int) -> I64:
-    """Return cell ids of the index rectangles spanned by (iu, iv)-(ju, jv), padded by ``pad``."""
-    u0 = np.minimum(iu, ju) - pad
-    v0 = np.minimum(iv, jv) - pad
-    span = 2 + 2 * pad  # every rectangle here spans at most two cells before padding
-    du, dv = np.meshgrid(np.arange(span), np.arange(span))
-    u = (u0[:, None] + du.ravel()[None, :]).ravel()
-    v = (v0[:, None] + dv.ravel()[None, :]).ravel()
-    keep = (u >= 0) & (u < grid.nx) & (v >= 0) & (v < grid.ny)
+def _mark_rectangles(grid: Grid, iu: I64, iv: I64, ju: I64, jv: I64) -> I64:
+    """Return cell ids of the index rectangles (at most 2 x 2) spanned by (iu, iv)-(ju, jv)."""
+    u0, u1 = np.minimum(iu, ju), np.maximum(iu, ju)
+    v0, v1 = np.minimum(iv, jv), np.maximum(iv, jv)
+    du, dv = np.meshgrid(np.arange(2), np.arange(2))
+    u = u0[:, None] + du.ravel()[None, :]
+    v = v0[:, None] + dv.ravel()[None, :]
+    keep = (u <= u1[:, None]) & (v <= v1[:, None])
+    keep &= (u >= 0) & (u < grid.nx) & (v >= 0) & (v < grid.ny)
     return np.asarray(v[keep] * grid.nx + u[keep], dtype=np.int64)
 
 
@@ -122,7 +123,11 @@ def _clip_to_grid(grid: Grid, a: F64, b: F64) -> tuple[F64, F64]:
 
 
 def _long_segment_cells(grid: Grid, a: F64, b: F64) -> I64:
-    """Cells of segments spanning more than one cell: split into sub-cell pieces, pad by one."""
+    """Cells of segments spanning more than one cell, split into pieces shorter than a cell.
+
+    Interpolated piece ends carry rounding errors of ~1e-12 cells; each piece's cell range is
+    widened by ``_EPS`` cells on both sides, which covers them many times over.
+    """
     a, b = _clip_to_grid(grid, a, b)
     if len(a) == 0:
         return np.empty(0, dtype=np.int64)
@@ -130,11 +135,17 @@ def _long_segment_cells(grid: Grid, a: F64, b: F64) -> I64:
     seg = np.repeat(np.arange(len(a)), pieces)
     first = np.cumsum(pieces) - pieces
     k = np.arange(len(seg)) - np.repeat(first, pieces)
-    t0 = (k / pieces[seg])[:, None]
-    t1 = ((k + 1) / pieces[seg])[:, None]
-    p = np.floor(a[seg] + (b[seg] - a[seg]) * t0).astype(np.int64)
-    q = np.floor(a[seg] + (b[seg] - a[seg]) * t1).astype(np.int64)
-    return _mark_rectangles(grid, p[:, 0], p[:, 1], q[:, 0], q[:, 1], pad=1)
+    d = b[seg] - a[seg]
+    p = a[seg] + d * (k / pieces[seg])[:, None]
+    q = a[seg] + d * ((k + 1) / pieces[seg])[:, None]
+    lo = np.floor(np.minimum(p, q) - _EPS).astype(np.int64)
+    hi = np.floor(np.maximum(p, q) + _EPS).astype(np.int64)
+    offsets = np.arange(3)  # a piece under one cell long, widened by _EPS, spans <= 3 cells
+    u = (lo[:, 0, None, None] + offsets[None, None, :]).repeat(3, axis=1)
+    v = (lo[:, 1, None, None] + offsets[None, :, None]).repeat(3, axis=2)
+    keep = (u <= hi[:, 0, None, None]) & (v <= hi[:, 1, None, None])
+    keep &= (u >= 0) & (u < grid.nx) & (v >= 0) & (v < grid.ny)
+    return np.asarray(v[keep] * grid.nx + u[keep], dtype=np.int64)
 
 
 def boundary_cells(grid: Grid, geometry: BaseGeometry) -> I64:
@@ -143,7 +154,11 @@ def boundary_cells(grid: Grid, geometry: BaseGeometry) -> I64:
     A superset is fine (those cells are tested point by point); missing a cell is not, which
     is why short segments use the exact monotonic index rectangle and long ones are padded.
     """
-    starts, ends = _segments(geometry)
+    return segment_cells(grid, *segments(geometry))
+
+
+def segment_cells(grid: Grid, starts: F64, ends: F64) -> I64:
+    """Return the sorted unique ids of every cell that the given segments can reach."""
     a = np.column_stack([(starts[:, 0] - grid.x0) / grid.dx, (starts[:, 1] - grid.y0) / grid.dy])
     b = np.column_stack([(ends[:, 0] - grid.x0) / grid.dx, (ends[:, 1] - grid.y0) / grid.dy])
     fa = np.floor(a)
@@ -151,7 +166,7 @@ def boundary_cells(grid: Grid, geometry: BaseGeometry) -> I64:
     short = (np.abs(fa - fb) <= 1).all(axis=1)
     fa_s = fa[short].astype(np.int64)
     fb_s = fb[short].astype(np.int64)
-    near = _mark_rectangles(grid, fa_s[:, 0], fa_s[:, 1], fb_s[:, 0], fb_s[:, 1], pad=0)
+    near = _mark_rectangles(grid, fa_s[:, 0], fa_s[:, 1], fb_s[:, 0], fb_s[:, 1])
     far = _long_segment_cells(grid, a[~short], b[~short])
     seen = np.zeros(grid.size, dtype=np.bool_)  # a flag per cell beats a sort-based unique
     seen[near] = True

@@ -150,9 +150,11 @@ def _area_pieces(
 ) -> list[BaseGeometry]:
     """Geometry of each polygon, circle and geocode of one area; failures go to ``errors``."""
     pieces: list[BaseGeometry] = []
-    for text in area.polygons:
+    if any(not t.strip() for t in (*area.polygons, *area.circles)):
+        warnings.append(f"{area.area_desc}: empty <polygon>/<circle> element ignored")
+    for text in filter(str.strip, area.polygons):
         pieces.append(_guard(polygon_from_cap, text, area, errors))
-    for text in area.circles:
+    for text in filter(str.strip, area.circles):
         known = len(errors)
         circle = _guard(circle_from_cap, text, area, errors)
         if circle.is_empty and len(errors) == known:
@@ -181,6 +183,8 @@ def area_geometry(
     areas: Sequence[CapArea], registry: ZoneRegistry, *, buffer_m: float = 0
 ) -> AreaResolution:
     """Resolve and union CAP areas; ``buffer_m`` is a geodesic overshoot buffer in metres."""
+    if buffer_m < 0:
+        raise ValueError("overshoot buffer must be >= 0 metres")
     errors: list[AreaProblem] = []
     warnings: list[str] = []
     parts: list[ResolvedArea] = []

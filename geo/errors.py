@@ -50,3 +50,9 @@ class UnknownZoneError(GeoError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class IndexInputError(GeoError):
+    """Malformed subscriber index input (mismatched lengths, non-finite or out-of-range lon/lat)."""
+
+    rule = "index-input"

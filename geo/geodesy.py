@@ -74,10 +74,13 @@ def polar_polygon(lon: F64, lat: F64, north: bool) -> Polygon | MultiPolygon:
     lon = lon.copy()
     lon[-1] = lon[0] + 360.0  # the ring winds exactly once; pin the end to avoid a sliver
     pole = 90.0 if north else -90.0
-    ring = np.column_stack(
-        [np.concatenate([lon, [lon[-1], lon[0]]]), np.concatenate([lat, [pole, pole]])]
-    )
-    return split_antimeridian(shapely.make_valid(Polygon(ring)))
+    xs = np.concatenate([lon, [lon[-1], lon[0]]])
+    ys = np.concatenate([lat, [pole, pole]])
+    polygon = Polygon(np.column_stack([xs, ys]))
+    if not polygon.is_valid:
+        why = shapely.is_valid_reason(polygon)
+        raise AreaError("polygon-invalid", f"ring around the pole is not simple: {why}")
+    return split_antimeridian(polygon)
 
 
 def geodesic_circle(lat: float, lon: float, radius_m: float) -> Polygon | MultiPolygon:

@@ -12,11 +12,14 @@ locations, i.e. 28 bytes per location with the default of 2.
 
 Incremental changes go to a small delta (added locations, tested brute force) and a set of
 tombstoned ids; ``compact()`` folds them into the bulk arrays, and ``add`` does it
-automatically once the delta outgrows ``max(100_000, 1 % of the bulk)``.
+automatically once the delta outgrows ``max(100_000, 1 % of the bulk)``. Queries may run
+concurrently with each other; ``add``/``remove``/``compact`` must not overlap with queries
+(serialise them, or build a new index and swap the reference).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,13 +29,14 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo._grid import F64, I64, Grid, boundary_cells, classify_runs
+from geo.errors import IndexInputError
+
+__all__ = ["IndexInputError", "SubscriberIndex", "expand_ranges", "gather_ranges"]
 
 _POS_BITS = 34  # grid ids stay below 2**28, so (cell << 34 | position) fits in an int64
 _PARALLEL_MIN = 20_000  # below this many candidate points a thread pool costs more than it saves
-
-
-class IndexInputError(ValueError):
-    """Raised for malformed index input (mismatched lengths, non-finite or out-of-range coords)."""
+_LONG_RUN = 64  # mean points per range above which copying slices beats index arithmetic
+_PREPARE_LOCK = threading.Lock()
 
 
 def _as_arrays(ids: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[I64, F64, F64]:
@@ -59,6 +63,15 @@ def expand_ranges(starts: I64, ends: I64) -> I64:
         return np.empty(0, dtype=np.int64)
     shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     return np.asarray(shift + np.arange(total, dtype=np.int64), dtype=np.int64)
+
+
+def gather_ranges(values: I64, starts: I64, ends: I64) -> I64:
+    """Return ``values[s:e]`` for each range, concatenated (slices when ranges are long)."""
+    if len(starts) and int((ends - starts).sum()) > _LONG_RUN * len(starts):
+        return np.concatenate(
+            [values[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        )
+    return np.asarray(values[expand_ranges(starts, ends)], dtype=np.int64)
 
 
 def _is_unique(ids: I64) -> bool:
@@ -119,7 +132,7 @@ class SubscriberIndex:
         """Return the unique ids of locations inside or on the boundary of ``geometry``."""
         if geometry.is_empty:
             return np.empty(0, dtype=np.int64)
-        shapely.prepare(geometry)
+        _prepare(geometry)
         found = self._select_bulk(geometry)
         if self._dead:
             found = found[~np.isin(found, self._dead_ids())]
@@ -135,18 +148,26 @@ class SubscriberIndex:
         grid = self._grid
         marked = boundary_cells(grid, geometry)
         runs = classify_runs(grid, marked, geometry.bounds)
+        runs = runs[self._offsets[runs[:, 1] + 1] > self._offsets[runs[:, 0]]]  # skip empty runs
         cx, cy = grid.centres(runs[:, 0])
         inner = runs[shapely.contains_xy(geometry, cx, cy)]
-        whole = expand_ranges(self._offsets[inner[:, 0]], self._offsets[inner[:, 1] + 1])
-        cand = expand_ranges(self._offsets[marked], self._offsets[marked + 1])
-        hits = cand[self._covers(geometry, self._lon[cand], self._lat[cand])]
-        return np.asarray(self._ids[np.concatenate([whole, hits])], dtype=np.int64)
+        whole = gather_ranges(self._ids, self._offsets[inner[:, 0]], self._offsets[inner[:, 1] + 1])
+        hits = self._boundary_hits(geometry, marked)
+        return np.concatenate([whole, self._ids[hits]])
+
+    def _boundary_hits(self, geometry: BaseGeometry, marked: I64) -> I64:
+        """Positions of points in boundary cells that the geometry covers."""
+        cand = self._points_in(marked)
+        return cand[self._covers(geometry, self._lon[cand], self._lat[cand])]
+
+    def _points_in(self, cells: I64) -> I64:
+        """Positions (into the bulk arrays) of every point in the given cells."""
+        return expand_ranges(self._offsets[cells], self._offsets[cells + 1])
 
     def _covers(self, geometry: BaseGeometry, x: F64, y: F64) -> npt.NDArray[np.bool_]:
         """Vectorised covers test (for points, intersects == covers), split over threads."""
         if len(x) < _PARALLEL_MIN or self._threads == 1:
             return np.asarray(shapely.intersects_xy(geometry, x, y), dtype=np.bool_)
-        shapely.intersects_xy(geometry, x[:1], y[:1])  # build the prepared locator once
         chunks = np.array_split(np.arange(len(x)), self._threads)
         bounds = [(int(c[0]), int(c[-1]) + 1) for c in chunks if len(c)]
         with ThreadPoolExecutor(self._threads) as pool:
@@ -196,6 +217,20 @@ class SubscriberIndex:
             np.concatenate([self._lat[keep], dy]),
         )
         self._delta, self._delta_len, self._dead = [], 0, set()
+
+
+def _prepare(geometry: BaseGeometry) -> None:
+    """Prepare the geometry and build its lazy point locators under a lock.
+
+    GEOS builds a prepared geometry's point locator on first use; doing that once, serialised,
+    keeps concurrent queries (threads here, or callers sharing zone geometries) race-free.
+    """
+    minx, miny, maxx, maxy = geometry.bounds
+    x, y = (minx + maxx) / 2, (miny + maxy) / 2  # inside the envelope, so the locator is built
+    with _PREPARE_LOCK:
+        shapely.prepare(geometry)
+        shapely.contains_xy(geometry, x, y)
+        shapely.intersects_xy(geometry, x, y)
 
 
 def _cell_order(cell: I64) -> I64:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,7 @@ class ZoneRegistry:
     def __init__(self) -> None:
         self._loaders: dict[str, Callable[[], ZoneSet]] = {}
         self._sets: dict[str, ZoneSet] = {}
+        self._lock = threading.RLock()  # lazy loading is shared by request threads
 
     @classmethod
     def default(cls, data_dir: Path | None = None) -> ZoneRegistry:
@@ -222,8 +224,9 @@ class ZoneRegistry:
 
     def register(self, zone_set: ZoneSet) -> None:
         """Add (or replace) a loaded zone set."""
-        self._loaders.pop(zone_set.name, None)
-        self._sets[zone_set.name] = zone_set
+        with self._lock:
+            self._loaders.pop(zone_set.name, None)
+            self._sets[zone_set.name] = zone_set
 
     def add_set_from_file(
         self,
@@ -252,11 +255,13 @@ class ZoneRegistry:
 
     def zone_set(self, name: str) -> ZoneSet:
         """The zone set of that name, loading it on first use; UnknownZoneError if absent."""
-        if name not in self._sets:
-            if name not in self._loaders:
-                raise UnknownZoneError(f"no zone set named {name!r}")
-            self._sets[name] = self._loaders.pop(name)()
-        return self._sets[name]
+        with self._lock:
+            if name not in self._sets:
+                if name not in self._loaders:
+                    raise UnknownZoneError(f"no zone set named {name!r}")
+                self._sets[name] = self._loaders[name]()
+                del self._loaders[name]
+            return self._sets[name]
 
     def zone(self, set_name: str, zone_id: str) -> Zone:
         """One zone by set name and id; UnknownZoneError if either is absent."""

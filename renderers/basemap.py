@@ -71,36 +71,28 @@ def polygonal(geom: BaseGeometry) -> BaseGeometry:
     if geom.geom_type == "GeometryCollection":
         polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
         return shapely.union_all(polys) if polys else shapely.Polygon()
-    return geom
-
-
-def _ring_path(coords: FloatArray, closed: bool) -> tuple[FloatArray, npt.NDArray[np.uint8]]:
-    # Rings keep their repeated first vertex and end in LINETO rather than CLOSEPOLY: matplotlib
-    # only simplifies paths made of MOVETO/LINETO, and simplification halves the drawing time.
-    del closed
-    codes = np.full(len(coords), Path.LINETO, dtype=np.uint8)
-    codes[0] = Path.MOVETO
-    return coords, codes
+    return geom if geom.geom_type in ("Polygon", "MultiPolygon") else shapely.Polygon()
 
 
 def geometry_path(geom: BaseGeometry) -> Path | None:
-    """One compound matplotlib path for a (multi)polygon or (multi)line; None when empty."""
+    """One compound matplotlib path for a (multi)polygon or (multi)line; None when empty.
+
+    Rings keep their repeated first vertex and end in LINETO rather than CLOSEPOLY: matplotlib
+    only simplifies paths made of MOVETO/LINETO, and simplification halves the drawing time.
+    Polygons are oriented (holes opposite to shells) so the non-zero fill rule leaves holes open.
+    """
     if geom.is_empty:
         return None
     parts = shapely.get_parts(geom)
-    closed = geom.geom_type in ("Polygon", "MultiPolygon")
-    if closed:
-        parts = shapely.orient_polygons(parts)
-        rings: Iterable[Any] = [r for p in parts for r in shapely.get_rings(p)]
-    else:
-        rings = parts
-    pieces = [_ring_path(shapely.get_coordinates(r), closed) for r in rings]
-    pieces = [p for p in pieces if len(p[0]) >= 2]
-    if not pieces:
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        parts = shapely.get_rings(shapely.orient_polygons(parts))
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    if len(coords) < 2:
         return None
-    verts = np.concatenate([p[0] for p in pieces])
-    codes = np.concatenate([p[1] for p in pieces])
-    return Path(verts, codes)
+    codes = np.full(len(coords), Path.LINETO, dtype=np.uint8)
+    codes[0] = Path.MOVETO
+    codes[np.flatnonzero(np.diff(index)) + 1] = Path.MOVETO
+    return Path(coords, codes)
 
 
 def level_for(metres_per_px: float) -> float:
@@ -121,7 +113,9 @@ class Levels:
         """One path per geometry (None when empty) simplified to `level` metres."""
         with self._lock:
             if level not in self._paths:
-                simple = shapely.simplify(np.asarray(self.geoms, dtype=object), level)
+                simple = shapely.simplify(
+                    np.asarray(self.geoms, dtype=object), level, preserve_topology=False
+                )
                 self._paths[level] = tuple(geometry_path(g) for g in simple)
             return self._paths[level]
 
@@ -311,9 +305,27 @@ _PREPARED: OrderedDict[bytes, Prepared] = OrderedDict()
 PREPARED_CACHE_SIZE = 256
 
 
+_DIGESTS: OrderedDict[int, tuple[BaseGeometry, bytes]] = OrderedDict()
+
+
+def digest(geom: BaseGeometry) -> bytes:
+    """A content hash of a geometry; the same object is hashed once (its WKB can be megabytes)."""
+    with _LOCK:
+        hit = _DIGESTS.get(id(geom))
+        if hit is not None and hit[0] is geom:
+            _DIGESTS.move_to_end(id(geom))
+            return hit[1]
+    value = hashlib.blake2b(shapely.to_wkb(geom), digest_size=16).digest()
+    with _LOCK:
+        _DIGESTS[id(geom)] = (geom, value)  # the reference keeps the id from being reused
+        while len(_DIGESTS) > PREPARED_CACHE_SIZE:
+            _DIGESTS.popitem(last=False)
+    return value
+
+
 def prepare(geom: BaseGeometry) -> Prepared:
     """Repair and project an alert area or zone once; zone sets reuse the result across renders."""
-    key = hashlib.blake2b(shapely.to_wkb(geom), digest_size=16).digest()
+    key = digest(geom)
     with _LOCK:
         hit = _PREPARED.get(key)
         if hit is not None:
@@ -347,3 +359,24 @@ def region_for(lon: float, lat: float) -> Region:
         if x0 <= lon <= x1 and y0 <= lat <= y1:
             return load_region(name)
     return load_region("counties")
+
+
+def preload(
+    names: Sequence[str] = ("nyc", "florida", "counties"), *, all_levels: bool = True
+) -> None:
+    """Load regions (and build every simplification level) before the first alert needs them."""
+    for name in names:
+        region = load_region(name)
+        if not all_levels:
+            continue
+        layers = (
+            region.land,
+            region.water,
+            region.rivers,
+            region.coast,
+            region.counties,
+            region.districts,
+        )
+        for layer in layers:
+            for level in LEVELS:
+                layer.levels.paths(level)

@@ -29,9 +29,7 @@ def encode_jpeg(image: Image.Image, quality: int) -> bytes:
     """A baseline JPEG at the given quality (4:4:4 above 75 so thin red outlines stay crisp)."""
     buf = io.BytesIO()
     subsampling = 0 if quality > 75 else 2
-    image.convert("RGB").save(
-        buf, format="JPEG", quality=quality, subsampling=subsampling, optimize=True
-    )
+    image.convert("RGB").save(buf, format="JPEG", quality=quality, subsampling=subsampling)
     return buf.getvalue()
 
 

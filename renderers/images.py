@@ -60,14 +60,9 @@ def check_image(data: bytes, *, max_bytes: int = MAX_INPUT_BYTES) -> CheckedImag
             im.load()
     except UnsafeImageError:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UnsafeImageError(f"unreasonable dimensions (decompression bomb): {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnsafeImageError(f"does not decode as {fmt}: {exc}") from exc
     return CheckedImage(media_type, (w, h))
 
@@ -84,7 +79,7 @@ def fit_photo(data: bytes, max_bytes: int, max_size: tuple[int, int] = (640, 480
         scaled.thumbnail(box, Image.Resampling.LANCZOS)
         for quality in (85, 75, 60, 45):
             buf = io.BytesIO()
-            scaled.save(buf, format="JPEG", quality=quality, optimize=True)
+            scaled.save(buf, format="JPEG", quality=quality)
             if buf.tell() <= max_bytes:
                 return bytes(buf.getvalue())
         box = (box[0] * 3 // 4, box[1] * 3 // 4)

@@ -22,6 +22,7 @@ from renderers import style
 PT_PER_PX = 0.72  # matplotlib sizes are in points; figures are rendered at 100 dpi
 MIN_LABEL_PX = 11.0
 METRES_PER_MILE = 1609.344
+FURNITURE_Z = 20.0  # above every map layer (those stay below 10)
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,13 @@ class Layout:
 def _rect(fig: Figure, lay: Layout, x: float, y: float, w: float, h: float, **kw: object) -> None:
     fx, fy = lay.frac(x, y)
     fw, fh = lay.frac(w, h)
+    kw.setdefault("zorder", FURNITURE_Z)
     fig.patches.append(Rectangle((fx, fy), fw, fh, transform=fig.transFigure, **kw))  # type: ignore[arg-type]
 
 
 def _text(fig: Figure, lay: Layout, x: float, y: float, s: str, px: float, **kw: object) -> Text:
     fx, fy = lay.frac(x, y)
+    kw.setdefault("zorder", FURNITURE_Z + 1)
     return fig.text(fx, fy, s, fontsize=lay.pt(px), **kw)  # type: ignore[arg-type]
 
 
@@ -177,7 +180,14 @@ def draw_legend(fig: Figure, lay: Layout, severity: str, labels: tuple[str, str 
 def _zone_line(
     fig: Figure, xs: tuple[float, float], ys: tuple[float, float], lay: Layout
 ) -> Line2D:
-    return Line2D(xs, ys, transform=fig.transFigure, color=style.ZONE_LINE, lw=lay.pt(1.2))
+    return Line2D(
+        xs,
+        ys,
+        transform=fig.transFigure,
+        color=style.ZONE_LINE,
+        lw=lay.pt(1.2),
+        zorder=FURNITURE_Z + 1,
+    )
 
 
 def nice_miles(max_miles: float) -> float:
@@ -216,6 +226,7 @@ def draw_north_arrow(fig: Figure, lay: Layout) -> None:
             facecolor=style.TEXT_DARK,
             edgecolor="white",
             lw=lay.pt(1),
+            zorder=FURNITURE_Z,
         )
     )
     _text(

@@ -8,24 +8,59 @@ from typing import Any
 
 import numpy as np
 import shapely
-from matplotlib.axes import Axes
-from matplotlib.collections import PathCollection
+from matplotlib.artist import Artist
+from matplotlib.collections import CircleCollection, PathCollection
+from matplotlib.figure import Figure
 from matplotlib.path import Path
+from matplotlib.text import Text
+from matplotlib.transforms import Affine2D, Bbox
 from shapely.geometry.base import BaseGeometry
 
 from renderers import style
 from renderers.basemap import Extent, Prepared, Region, level_for
 from renderers.mapdecor import Layout, halo
+from renderers.text import cut_words
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in base pixels from bottom-left
 
 
-def _collection(ax: Axes, paths: list[Path], *, zorder: float, **kw: object) -> None:
+class MapView:
+    """The map area drawn straight onto the figure: an Axes would cost ~10 ms per render."""
+
+    def __init__(self, figure: Figure, extent: Extent, lay: Layout) -> None:
+        self.figure = figure
+        width, height = lay.width, lay.map_h * lay.scale
+        sx, sy = width / (extent[2] - extent[0]), height / (extent[3] - extent[1])
+        self.transform = Affine2D().translate(-extent[0], -extent[1]).scale(sx, sy)
+        self.clip = Bbox.from_extents(0, 0, width, height)  # display pixels
+        self.texts: list[Text] = []
+
+    def add(self, artist: Artist, *, data_transform: bool = True) -> None:
+        """Add an artist in Mercator coordinates, clipped to the map area."""
+        if data_transform:
+            artist.set_transform(self.transform)
+        artist.set_clip_box(self.clip)
+        self.figure.add_artist(artist)
+
+    def text(self, x: float, y: float, s: str, **kw: Any) -> Text:
+        """A text at a Mercator point."""
+        t = Text(x, y, s, **kw)
+        self.add(t)
+        self.texts.append(t)
+        return t
+
+    def dots(self, xy: np.ndarray, size_pt: float, **kw: Any) -> None:
+        """Round markers of `size_pt` points diameter at Mercator points."""
+        dots = CircleCollection([size_pt**2], offsets=xy, offset_transform=self.transform, **kw)
+        self.add(dots, data_transform=False)
+
+
+def _collection(view: MapView, paths: list[Path], *, zorder: float, **kw: Any) -> None:
     if paths:
-        ax.add_collection(PathCollection(paths, zorder=zorder, **kw), autolim=False)  # type: ignore[arg-type]
+        view.add(PathCollection(paths, zorder=zorder, **kw))
 
 
-def draw_basemap(ax: Axes, region: Region, extent: Extent, lay: Layout, level: float) -> None:
+def draw_basemap(ax: MapView, region: Region, extent: Extent, lay: Layout, level: float) -> None:
     """Land, lakes, rivers, coastline, county and borough boundaries inside the extent."""
     _collection(
         ax,
@@ -77,7 +112,7 @@ def draw_basemap(ax: Axes, region: Region, extent: Extent, lay: Layout, level: f
     )
 
 
-def draw_zones(ax: Axes, zones: Sequence[Prepared], lay: Layout, level: float) -> None:
+def draw_zones(ax: MapView, zones: Sequence[Prepared], lay: Layout, level: float) -> None:
     """Evacuation zone boundaries as thin solid lines (dashes cost more than the rest)."""
     paths = [p for z in zones if (p := z.path(level)) is not None]
     _collection(
@@ -85,7 +120,7 @@ def draw_zones(ax: Axes, zones: Sequence[Prepared], lay: Layout, level: float) -
     )
 
 
-def draw_area(ax: Axes, area: Prepared, severity: str, lay: Layout, px_m: float) -> None:
+def draw_area(ax: MapView, area: Prepared, severity: str, lay: Layout, px_m: float) -> None:
     """The alert area: translucent severity fill and a strong outline (`px_m`: metres a pixel)."""
     path = area.path(level_for(px_m))
     if path is None:
@@ -99,7 +134,7 @@ def draw_area(ax: Axes, area: Prepared, severity: str, lay: Layout, px_m: float)
         alpha=style.FILL_ALPHA,
         linewidths=0,
     )
-    width = 1.6 if lay.compact else 2.4
+    width = 2.2 if lay.compact else 2.4
     _collection(
         ax,
         [path],
@@ -112,20 +147,20 @@ def draw_area(ax: Axes, area: Prepared, severity: str, lay: Layout, px_m: float)
 
 
 def _mark_small_parts(
-    ax: Axes, area: BaseGeometry, severity: str, lay: Layout, px_m: float
+    ax: MapView, area: BaseGeometry, severity: str, lay: Layout, px_m: float
 ) -> None:
     """A dot on each part too small to see (a mobile-home park in a county-wide view)."""
     parts = shapely.get_parts(area)
     b = shapely.bounds(parts)
-    small = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < 6 * px_m
+    dot = 4.0 if lay.compact else 5.0
+    small = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < dot * px_m
     if not small.any():
         return
     xy = shapely.get_coordinates(shapely.centroid(parts[small]))
-    ax.scatter(
-        xy[:, 0],
-        xy[:, 1],
-        s=(lay.pt(7)) ** 2,
-        c=style.SEVERITY_FILL[severity],
+    ax.dots(
+        xy,
+        lay.pt(dot),
+        facecolors=style.SEVERITY_FILL[severity],
         edgecolors=style.SEVERITY_EDGE[severity],
         linewidths=lay.pt(1.2),
         zorder=6,
@@ -136,13 +171,13 @@ def _mark_small_parts(
 class LabelPlacer:
     """Places labels greedily, skipping any that would overlap one already placed."""
 
-    ax: Axes
+    ax: MapView
     lay: Layout
     taken: list[Box] = field(default_factory=list)
 
     def to_base(self, x: float, y: float) -> tuple[float, float]:
         """Base-pixel position (from the figure's bottom-left) of a projected map point."""
-        dx, dy = self.ax.transData.transform((x, y))
+        dx, dy = self.ax.transform.transform((x, y))
         return dx / self.lay.scale, dy / self.lay.scale
 
     def place(self, x: float, y: float, text: str, px: float, **kw: Any) -> bool:
@@ -163,7 +198,6 @@ class LabelPlacer:
             va="center",
             path_effects=halo(self.lay),
             zorder=8,
-            clip_on=True,
             **kw,
         )
         return True
@@ -194,6 +228,7 @@ def label_area(placer: LabelPlacer, area: BaseGeometry, label: str, extent: Exte
     if not label:
         return
     px = 11.0 if placer.lay.compact else 15.0
+    label = cut_words(label, 14 if placer.lay.compact else 30, "…") or label
     view = shapely.box(*extent)
     for i, part in enumerate(_largest_visible_parts(area, extent, 3)):
         if i and part.area < 0.002 * view.area:
@@ -236,11 +271,15 @@ def reserve_furniture(placer: LabelPlacer, legend_rows: int) -> None:
 
 def area_mask_points(area: BaseGeometry, inset: float, count: int, seed: int = 7) -> np.ndarray:
     """Up to `count` random projected points at least `inset` metres inside the area."""
-    inner = area.buffer(-inset)
+    inner = area.buffer(-inset) if inset else area
     if inner.is_empty:
         return np.empty((0, 2))
     rng = np.random.default_rng(seed)
     x0, y0, x1, y1 = inner.bounds
-    cand = np.column_stack([rng.uniform(x0, x1, count * 20), rng.uniform(y0, y1, count * 20)])
-    inside = shapely.contains_xy(inner, cand[:, 0], cand[:, 1])
-    return np.asarray(cand[inside][:count], dtype=float)
+    found: list[np.ndarray] = []
+    for _ in range(40):  # rejection sampling; thin coastal strips need many draws
+        cand = np.column_stack([rng.uniform(x0, x1, 5000), rng.uniform(y0, y1, 5000)])
+        found.append(cand[shapely.contains_xy(inner, cand[:, 0], cand[:, 1])])
+        if sum(len(f) for f in found) >= count:
+            break
+    return np.asarray(np.concatenate(found)[:count], dtype=float)

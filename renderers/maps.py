@@ -18,7 +18,6 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 import shapely
-from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -29,8 +28,10 @@ from renderers.basemap import (
     Extent,
     Prepared,
     Region,
+    digest,
     level_for,
     lonlat_to_mercator,
+    preload,
     prepare,
     region_for,
 )
@@ -64,7 +65,7 @@ class MapFrame:
     """A drawn map: the figure, its RGBA pixels and the projection from lon/lat to pixels."""
 
     figure: Figure
-    axes: Axes
+    view: mapdraw.MapView
     rgba: npt.NDArray[np.uint8]
     extent: Extent
     region: str
@@ -73,7 +74,11 @@ class MapFrame:
     def to_pixel(self, lon: float, lat: float) -> tuple[float, float]:
         """Image (column, row) of a WGS84 point; row 0 is the top of the image."""
         x, y = lonlat_to_mercator(np.array([lon]), np.array([lat]))
-        col, up = self.axes.transData.transform((float(x[0]), float(y[0])))
+        return self.pixel_of(float(x[0]), float(y[0]))
+
+    def pixel_of(self, x: float, y: float) -> tuple[float, float]:
+        """Image (column, row) of a Web Mercator point; row 0 is the top of the image."""
+        col, up = self.view.transform.transform((x, y))
         return float(col), float(self.rgba.shape[0] - up)
 
     def map_rows(self) -> tuple[int, int]:
@@ -126,12 +131,10 @@ def _title_lines(facts: MapFacts, lonlat_area: BaseGeometry) -> tuple[str, str, 
     return facts.event, facts.headline, " · ".join(meta)
 
 
-def _new_figure(lay: mapdecor.Layout) -> tuple[Figure, Axes]:
+def _new_figure(lay: mapdecor.Layout, extent: Extent) -> tuple[Figure, mapdraw.MapView]:
     fig = Figure(figsize=(lay.width / 100, lay.height / 100), dpi=100, facecolor=style.WATER)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.0, 0.0, 1.0, lay.map_h / lay.base_h))
-    ax.set_axis_off()
-    return fig, ax
+    return fig, mapdraw.MapView(fig, extent, lay)
 
 
 def _draw_furniture(
@@ -173,9 +176,7 @@ def draw_alert_map(
     extent = fit_extent(area.projected, lay.base_w / lay.map_h)
     centre = shapely.point_on_surface(lonlat_area)
     region = region_for(centre.x, centre.y)
-    fig, ax = _new_figure(lay)
-    ax.set_xlim(extent[0], extent[2])
-    ax.set_ylim(extent[1], extent[3])
+    fig, ax = _new_figure(lay, extent)
     px_m = (extent[2] - extent[0]) / lay.width
     level = level_for(px_m)
     mapdraw.draw_basemap(ax, region, extent, lay, level)
@@ -193,7 +194,7 @@ def draw_alert_map(
 
 
 def _label(
-    ax: Axes,
+    ax: mapdraw.MapView,
     lay: mapdecor.Layout,
     area: BaseGeometry,
     area_label: str,
@@ -209,6 +210,16 @@ def _label(
         return
     mapdraw.label_zones(placer, zones, extent)
     mapdraw.label_places(placer, region, extent)
+
+
+def warm_up(*, all_levels: bool = False) -> None:
+    """Load and project every basemap region now (call at service start so the first map is fast).
+
+    With `all_levels` the simplified paths for every zoom level are built too (seconds, not
+    milliseconds); otherwise each level is built on the first map that needs it.
+    """
+    preload(all_levels=all_levels)
+    zone_for(-74.0, 40.7)  # builds the time zone finder
 
 
 class _LruCache:
@@ -259,9 +270,9 @@ def content_key(
 ) -> str:
     """A SHA-256 over everything that changes the image."""
     h = hashlib.sha256()
-    h.update(shapely.to_wkb(geometry, hex=False))
+    h.update(digest(geometry))
     for label, g in zones:
-        h.update(label.encode() + b"\0" + shapely.to_wkb(g, hex=False))
+        h.update(label.encode() + b"\0" + digest(g))
     h.update(repr((facts, size, max_bytes)).encode())
     return h.hexdigest()
 

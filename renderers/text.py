@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from renderers.localtime import base_language, format_local, format_until
@@ -202,7 +203,7 @@ def _render(kind: str, language: str, el: _Elements) -> str:
     text = template.format(
         event=el.event, area=el.area, until=el.until, action=el.action, sender=el.sender
     )
-    return " ".join(text.replace(" .", ".").split())
+    return " ".join(text.replace(" .", ".").replace("....", "...").split())
 
 
 # Ways to make a composed text shorter, least loss first.
@@ -212,27 +213,33 @@ _REDUCTIONS: tuple[Callable[[_Elements], _Elements], ...] = (
     lambda e: replace(e, action=e.short_action),
     lambda e: replace(e, area=cut_words(e.area.split(";")[0], 40)),
     lambda e: replace(e, until=""),
-    lambda e: replace(e, area=cut_words(e.area, 28)),
-    lambda e: replace(e, action=cut_words(e.action, 24)),
 )
+
+
+def _fit_area(kind: str, language: str, el: _Elements, room: int) -> _Elements:
+    """Give the area whatever room the other elements leave (cut at a word, marked ...)."""
+    base = len(_render(kind, language, replace(el, area="")))
+    area = cut_words(el.area, room - base)
+    return replace(el, area=area) if area else el
 
 
 def compose(info: InfoText, limit: int, *, link: str = "", gsm7: bool = True) -> str:
     """The five WEA elements in at most `limit` characters; never cuts a word."""
     kind = message_kind(info.status, info.msg_type)
     el = _elements(info)
-    fix = gsm7_friendly if gsm7 else (lambda s: s)
+    fix: Callable[[str], str] = gsm7_friendly if gsm7 else str
     more = fix(_words(info.language)["more"].format(link=link)) if link else ""
     text = fix(_render(kind, info.language, el))
     if len(text) <= limit:
         with_link = f"{text} {more}" if more else text
         return with_link if len(with_link) <= limit else text
-    for reduce in _REDUCTIONS:
+    room = limit - (len(more) + 1 if more else 0)
+    fit_area: Callable[[_Elements], _Elements] = partial(_fit_area, kind, info.language, room=room)
+    for reduce in (*_REDUCTIONS, fit_area):
         el = reduce(el)
         text = fix(_render(kind, info.language, el))
-        if len(text) + (len(more) + 1 if more else 0) <= limit:
+        if len(text) <= room:
             return f"{text} {more}" if more else text
-    room = limit - (len(more) + 1 if more else 0)
     return (cut_words(text, room) + (f" {more}" if more else "")).strip()
 
 

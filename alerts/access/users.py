@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Annotated
 
 import typer
@@ -19,8 +20,12 @@ from alerts.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticat
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so both paths cost one argon2 verification.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both paths cost one verification."""
+    return _hasher.hash("not-a-real-password-for-timing")
 
 
 def create_user(*, session: Session, data: UserCreate, actor: str = "system") -> User:
@@ -81,7 +86,7 @@ def authenticate_user(*, session: Session, username: str, password: str) -> User
     """Check a password; raises Unauthenticated (bad or locked) and audits every attempt."""
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         audit.record(
             session=session,
             actor=username[:200],
@@ -166,6 +171,11 @@ def public(user: User) -> UserPublic:
 
 
 users_app = typer.Typer(help="Console users (operators).", no_args_is_help=True)
+
+
+@users_app.callback()
+def users_group() -> None:
+    """Console users: sign-in accounts of operators, each with one role in one agency."""
 
 
 @users_app.command("create")

@@ -7,7 +7,10 @@ Empty ``<polygon>``/``<circle>`` elements are left out (they name no area).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from enum import StrEnum
+from typing import TypeVar
 
 from lxml import etree
 
@@ -31,6 +34,25 @@ from alerts.cap.tree import Kids, KidsCache, pair, text, texts
 from alerts.cap.values import parse_datetime, parse_reference
 
 DEFAULT_LANGUAGE = "en-US"
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _lookup(enum: type[_E]) -> Callable[[str], _E]:
+    """A fast ``value -> member`` converter (a dict lookup instead of ``Enum.__call__``)."""
+    members = {m.value: m for m in enum}
+
+    def convert(value: str) -> _E:
+        member = members.get(value.strip())
+        if member is None:
+            raise ValueError(f"{value!r} is not a valid {enum.__name__}")
+        return member
+
+    return convert
+
+
+_status, _msg_type, _scope = _lookup(Status), _lookup(MsgType), _lookup(Scope)
+_category, _response_type = _lookup(Category), _lookup(ResponseType)
+_urgency, _severity, _certainty = _lookup(Urgency), _lookup(Severity), _lookup(Certainty)
 
 
 def _stripped(k: Kids, name: str) -> str:
@@ -61,9 +83,9 @@ def build_alert(root: etree._Element, kids: KidsCache | None = None) -> CapAlert
         identifier=text(k, "identifier") or "",
         sender=text(k, "sender") or "",
         sent=sent,
-        status=Status(_stripped(k, "status")),
-        msg_type=MsgType(_stripped(k, "msgType")),
-        scope=Scope(_stripped(k, "scope")),
+        status=_status(text(k, "status") or ""),
+        msg_type=_msg_type(text(k, "msgType") or ""),
+        scope=_scope(text(k, "scope") or ""),
         source=text(k, "source"),
         restriction=text(k, "restriction"),
         addresses=text(k, "addresses"),
@@ -86,12 +108,12 @@ def _info(kids: KidsCache, k: Kids) -> Info:
     """Convert one ``<info>``."""
     return Info(
         language=(text(k, "language") or DEFAULT_LANGUAGE).strip(),
-        categories=tuple(Category(c.strip()) for c in texts(k, "category")),
+        categories=tuple(_category(c) for c in texts(k, "category")),
         event=text(k, "event") or "",
-        urgency=Urgency(_stripped(k, "urgency")),
-        severity=Severity(_stripped(k, "severity")),
-        certainty=Certainty(_stripped(k, "certainty")),
-        response_types=tuple(ResponseType(r.strip()) for r in texts(k, "responseType")),
+        urgency=_urgency(text(k, "urgency") or ""),
+        severity=_severity(text(k, "severity") or ""),
+        certainty=_certainty(text(k, "certainty") or ""),
+        response_types=tuple(_response_type(r) for r in texts(k, "responseType")),
         audience=text(k, "audience"),
         event_codes=_pairs(k, "eventCode"),
         effective=parse_datetime(text(k, "effective")),

@@ -37,6 +37,8 @@ def parse(
     check_signature: bool = True,
 ) -> ParseResult:
     """Parse and validate one CAP document; ``.alert`` is set only when ``.ok``."""
+    if not isinstance(data, bytes):
+        raise TypeError(f"parse() takes the raw bytes of the document, not {type(data).__name__}")
     root, issues = safe_parse(data, max_bytes=max_bytes)
     if root is None:
         return ParseResult(data, None, tuple(issues))
@@ -93,6 +95,7 @@ def _validate(
     issues += upgrade_to_12(root, version)
     if version != "1.2" and not issues_have_errors(issues):
         issues += [_upgraded(i) for i in validate_schema(root, "1.2")]
+    kids.prefill(root)
     issues += check_alert(root, kids)
     if ipaws_profile:
         issues += check_ipaws(root)

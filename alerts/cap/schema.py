@@ -30,7 +30,10 @@ _SCHEMA_FILES: dict[CapVersion, str] = {
 }
 _MAX_XSD_ISSUES = 20
 _PREFIX = re.compile(r"/[A-Za-z_][\w.-]*:")
-_lock = threading.Lock()
+_compile_lock = threading.Lock()
+# One compiled schema per version is shared by all threads; its error_log is per-instance
+# state, so validation plus reading the log happens under a lock (microseconds, uncontended).
+_validate_locks: dict[CapVersion, threading.Lock] = {v: threading.Lock() for v in _SCHEMA_FILES}
 
 
 def schema_dir() -> Path:
@@ -50,8 +53,8 @@ def _compiled(version: CapVersion) -> etree.XMLSchema:
 
 
 def _validator(version: CapVersion) -> etree.XMLSchema:
-    """Return the compiled schema; the lock keeps first compilation single (lxml is C-level)."""
-    with _lock:
+    """Return the compiled schema (compiled on first use, once per process)."""
+    with _compile_lock:
         return _compiled(version)
 
 
@@ -71,10 +74,11 @@ def version_of(root: etree._Element) -> tuple[CapVersion | None, list[Issue]]:
 def validate_schema(root: etree._Element, version: CapVersion) -> list[Issue]:
     """Validate against the version's OASIS XSD; return one issue per schema error."""
     schema = _validator(version)
-    if schema.validate(root):
-        return []
-    errors = cast(Iterable[etree._LogEntry], schema.error_log)
-    return [_xsd_issue(root, err) for err in list(errors)[:_MAX_XSD_ISSUES]]
+    with _validate_locks[version]:
+        if schema.validate(root):
+            return []
+        errors = list(cast(Iterable[etree._LogEntry], schema.error_log))[:_MAX_XSD_ISSUES]
+    return [_xsd_issue(root, err) for err in errors]
 
 
 def _xsd_issue(root: etree._Element, err: etree._LogEntry) -> Issue:

@@ -12,21 +12,75 @@ from lxml import etree
 from alerts.cap.schema import CAP12_NS
 
 Q = f"{{{CAP12_NS}}}"
-_CUT = len(Q)
+# Every element name of the CAP 1.2 schema; a dict lookup beats prefix test + slicing.
+CAP_ELEMENTS = (
+    "identifier",
+    "sender",
+    "sent",
+    "status",
+    "msgType",
+    "source",
+    "scope",
+    "restriction",
+    "addresses",
+    "code",
+    "note",
+    "references",
+    "incidents",
+    "info",
+    "language",
+    "category",
+    "event",
+    "responseType",
+    "urgency",
+    "severity",
+    "certainty",
+    "audience",
+    "eventCode",
+    "effective",
+    "onset",
+    "expires",
+    "senderName",
+    "headline",
+    "description",
+    "instruction",
+    "web",
+    "contact",
+    "parameter",
+    "resource",
+    "resourceDesc",
+    "mimeType",
+    "size",
+    "uri",
+    "derefUri",
+    "digest",
+    "area",
+    "areaDesc",
+    "polygon",
+    "circle",
+    "geocode",
+    "altitude",
+    "ceiling",
+    "valueName",
+    "value",
+)
+_LOCAL: dict[object, str] = {Q + name: name for name in CAP_ELEMENTS}
 Kids = dict[str, list[etree._Element]]
+_VALUE_NAME, _VALUE = f"{Q}valueName", f"{Q}value"
 
 
 def kids(el: etree._Element) -> Kids:
     """Map each CAP child element's local name to the children with that name, in order."""
     out: Kids = {}
     for child in el:
-        tag = child.tag
-        if isinstance(tag, str) and tag.startswith(Q):
-            name = tag[_CUT:]
-            if name in out:
-                out[name].append(child)
-            else:
-                out[name] = [child]
+        name = _LOCAL.get(child.tag)  # comments/PIs have a non-string tag: never found
+        if name is None:
+            continue
+        found = out.get(name)
+        if found is None:
+            out[name] = [child]
+        else:
+            found.append(child)
     return out
 
 
@@ -52,9 +106,9 @@ def pair(el: etree._Element) -> tuple[str, str]:
     name = value = ""
     for child in el:
         tag = child.tag
-        if tag == f"{Q}valueName":
+        if tag == _VALUE_NAME:
             name = child.text or ""
-        elif tag == f"{Q}value":
+        elif tag == _VALUE:
             value = child.text or ""
     return name, value
 
@@ -65,10 +119,32 @@ class KidsCache:
     Keys are the lxml proxies themselves; holding them keeps their identity stable.
     """
 
-    __slots__ = ("_maps",)
+    __slots__ = ("_maps", "polygons")
 
     def __init__(self) -> None:
         self._maps: dict[etree._Element, Kids] = {}
+        # Per-document memo of polygon checks: multilingual alerts repeat each area per <info>.
+        self.polygons: dict[str, list[tuple[str, str]]] = {}
+
+    def prefill(self, root: etree._Element) -> None:
+        """Map the whole tree in one C-driven ``iter()`` pass (cheaper than per-element loops)."""
+        maps = self._maps
+        maps.setdefault(root, {})
+        for el in root.iter():
+            name = _LOCAL.get(el.tag)
+            if name is None:
+                continue
+            parent = el.getparent()
+            if parent is None:
+                continue
+            found = maps.get(parent)
+            if found is None:
+                found = maps[parent] = {}
+            siblings = found.get(name)
+            if siblings is None:
+                found[name] = [el]
+            else:
+                siblings.append(el)
 
     def __call__(self, el: etree._Element) -> Kids:
         """The child map of ``el``."""

@@ -98,18 +98,22 @@ def parse_area(form: dict[str, Any], zones: list[str]) -> AreaInput:
         zones=_zones(zones),
     )
     if area.empty:
-        raise _bad("no area: draw a polygon or circle, or pick a zone — no area, no send",
-                   rule="AREA-MISSING")
+        raise _bad(
+            "no area: draw a polygon or circle, or pick a zone — no area, no send",
+            rule="AREA-MISSING",
+        )
     if not desc:
-        raise _bad("give the area a name people will recognise (e.g. 'Zone A')",
-                   rule="AREA-DESC-MISSING")
+        raise _bad(
+            "give the area a name people will recognise (e.g. 'Zone A')", rule="AREA-DESC-MISSING"
+        )
     return area
 
 
 def zone_registry(request: Request) -> ZoneRegistry:
     """The app's zone registry (the lead's when installed, else one loaded from data/)."""
     state = request.app.state
-    registry = getattr(state, "zone_registry", None) or getattr(state, "console_zones", None)
+    targeting = getattr(state, "targeting", None)
+    registry = getattr(targeting, "registry", None) or getattr(state, "console_zones", None)
     if registry is None:
         registry = ZoneRegistry.default(get_app_settings(request).data_dir)
         state.console_zones = registry
@@ -151,10 +155,14 @@ def check_jurisdiction(agency: Agency, geometry: BaseGeometry) -> None:
     home = jurisdiction_of(agency)
     if home is None or home.buffer(_BORDER_SLACK_DEG).covers(geometry):
         return
-    message = (f"the area reaches outside {agency.name}'s jurisdiction; "
-               "redraw it inside the outlined boundary")
-    raise Forbidden(message, violations=[
-        Violation(rule="AREA-OUTSIDE-JURISDICTION", message=message, path="area")])
+    message = (
+        f"the area reaches outside {agency.name}'s jurisdiction; "
+        "redraw it inside the outlined boundary"
+    )
+    raise Forbidden(
+        message,
+        violations=[Violation(rule="AREA-OUTSIDE-JURISDICTION", message=message, path="area")],
+    )
 
 
 def _cap_polygon(ring: list[tuple[float, float]]) -> str:
@@ -167,7 +175,8 @@ def cap_area(area: AreaInput) -> cap.Area:
         area_desc=area.desc,
         polygons=(_cap_polygon(area.polygon),) if area.polygon else (),
         circles=(f"{area.circle[0]:.5f},{area.circle[1]:.5f} {area.circle[2]:g}",)
-        if area.circle else (),
+        if area.circle
+        else (),
         geocodes=tuple(cap.NamedValue(s, z) for s, z in area.zones),
     )
 

@@ -18,8 +18,10 @@ STATUSES = ("Actual", "Exercise", "Test")
 MSG_TYPES = ("Alert", "Update", "Cancel")
 SHORT_MAX, LONG_MAX = 90, 360
 _CHOICES: dict[str, tuple[type[Any], str]] = {
-    "category": (cap.Category, "Safety"), "response_type": (cap.ResponseType, "None"),
-    "urgency": (cap.Urgency, "Immediate"), "severity": (cap.Severity, "Severe"),
+    "category": (cap.Category, "Safety"),
+    "response_type": (cap.ResponseType, "None"),
+    "urgency": (cap.Urgency, "Immediate"),
+    "severity": (cap.Severity, "Severe"),
     "certainty": (cap.Certainty, "Observed"),
 }
 
@@ -47,8 +49,9 @@ class Composed:
 
 
 def _bad(message: str, path: str) -> BadInput:
-    return BadInput(message, violations=[Violation(rule="COMPOSE-INVALID", message=message,
-                                                   path=path)])
+    return BadInput(
+        message, violations=[Violation(rule="COMPOSE-INVALID", message=message, path=path)]
+    )
 
 
 def _choice(form: dict[str, Any], name: str) -> str:
@@ -67,11 +70,13 @@ def _texts(form: dict[str, Any]) -> dict[str, tuple[str, str]]:
         if not headline and not instruction:
             continue
         if not headline or len(headline) > SHORT_MAX:
-            raise _bad(f"{LANGUAGES[lang]} short text must be 1-{SHORT_MAX} characters",
-                       f"headline_{lang}")
+            raise _bad(
+                f"{LANGUAGES[lang]} short text must be 1-{SHORT_MAX} characters", f"headline_{lang}"
+            )
         if len(instruction) > LONG_MAX:
-            raise _bad(f"{LANGUAGES[lang]} long text is over {LONG_MAX} characters",
-                       f"instruction_{lang}")
+            raise _bad(
+                f"{LANGUAGES[lang]} long text is over {LONG_MAX} characters", f"instruction_{lang}"
+            )
         texts[lang] = (headline, instruction)
     if not texts:
         raise _bad("write the message in at least one language", "headline_en-US")
@@ -96,11 +101,15 @@ def read_form(form: dict[str, Any]) -> Composed:
     except ValueError as exc:
         raise _bad("expiry must be a whole number of hours", "expires_hours") from exc
     return Composed(
-        status=status, msg_type=msg_type, event=event[:200],
+        status=status,
+        msg_type=msg_type,
+        event=event[:200],
         codes={name: _choice(form, name) for name in _CHOICES},
-        expires_hours=max(1, min(hours, 168)), texts=_texts(form),
+        expires_hours=max(1, min(hours, 168)),
+        texts=_texts(form),
         references=str(form.get("references", "")).strip(),
-        identifier=str(form.get("identifier", "")), sent=str(form.get("sent", "")),
+        identifier=str(form.get("identifier", "")),
+        sent=str(form.get("sent", "")),
         template=str(form.get("template", "")),
     )
 
@@ -121,17 +130,23 @@ def _marked(headline: str, status: str) -> str:
     return (mark + headline)[:SHORT_MAX]
 
 
-def _info(composed: Composed, lang: str, sent: datetime, area: cap.Area,
-          sender_name: str) -> cap.Info:
+def _info(
+    composed: Composed, lang: str, sent: datetime, area: cap.Area, sender_name: str
+) -> cap.Info:
     headline, instruction = composed.texts[lang]
     c = composed.codes
     return cap.Info(
-        language=lang, categories=(cap.Category(c["category"]),), event=composed.event,
+        language=lang,
+        categories=(cap.Category(c["category"]),),
+        event=composed.event,
         response_types=(cap.ResponseType(c["response_type"]),),
-        urgency=cap.Urgency(c["urgency"]), severity=cap.Severity(c["severity"]),
+        urgency=cap.Urgency(c["urgency"]),
+        severity=cap.Severity(c["severity"]),
         certainty=cap.Certainty(c["certainty"]),
-        expires=sent + timedelta(hours=composed.expires_hours), sender_name=sender_name,
-        headline=_marked(headline, composed.status), instruction=instruction or None,
+        expires=sent + timedelta(hours=composed.expires_hours),
+        sender_name=sender_name,
+        headline=_marked(headline, composed.status),
+        instruction=instruction or None,
         areas=(area,),
     )
 
@@ -142,9 +157,14 @@ def build_alert(composed: Composed, *, agency: Agency, sender: str, area: cap.Ar
     assert sent is not None, "stamp() first"
     note = None if composed.is_actual else f"{composed.status.upper()} — not a real emergency"
     return cap.CapAlert(
-        identifier=composed.identifier, sender=sender, sent=sent,
-        status=cap.Status(composed.status), msg_type=cap.MsgType(composed.msg_type),
-        scope=cap.Scope.PUBLIC, note=note, references_text=composed.references or None,
+        identifier=composed.identifier,
+        sender=sender,
+        sent=sent,
+        status=cap.Status(composed.status),
+        msg_type=cap.MsgType(composed.msg_type),
+        scope=cap.Scope.PUBLIC,
+        note=note,
+        references_text=composed.references or None,
         infos=tuple(_info(composed, lang, sent, area, agency.name) for lang in composed.texts),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,15 +38,19 @@ class Review:
     count: int | None = None
     by_language: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    by_zone: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 async def targeting(
-    request: Request, session: Session, op: Operator, geometry: BaseGeometry
+    request: Request, session: Session, op: Operator, geometry: BaseGeometry, status: str
 ) -> dict[str, Any] | None:
-    """The targeting preview for a geometry, or None while that endpoint is not installed."""
+    """The targeting preview (exercises and tests reach the test audience only), or None."""
     if not proxy.has_route(request, PREVIEW_PATH):
         return None
-    body = {"geometry": shapely.geometry.mapping(geometry)}
+    body = {
+        "geometry": shapely.geometry.mapping(geometry),
+        "test_audience_only": status != "Actual",
+    }
     answer = await proxy.call(request, session, op.agency, "POST", PREVIEW_PATH, json=body)
     if not answer.ok or "json" not in answer.media_type:
         return None
@@ -74,14 +79,16 @@ async def review(
     xml = to_cap_xml(composed, agency=op.agency, area=areas.cap_area(area))
     result = cap.parse(xml)
     if not result.ok:
-        raise CapInvalid("the composed alert is not valid CAP",
-                         violations=violations_of(list(result.issues)))
+        raise CapInvalid(
+            "the composed alert is not valid CAP", violations=violations_of(list(result.issues))
+        )
     rv = Review(composed=composed, area=area, geometry=geometry, xml=xml)
-    preview = await targeting(request, session, op, geometry)
+    preview = await targeting(request, session, op, geometry, composed.status)
     if preview is not None:
         rv.count = int(preview.get("count", 0))
         rv.by_language = {str(k): int(v) for k, v in dict(preview.get("by_language", {})).items()}
         rv.warnings = [str(w) for w in preview.get("warnings", [])]
+        rv.by_zone = {str(k): dict(v) for k, v in dict(preview.get("by_zone", {})).items()}
     return rv
 
 
@@ -92,15 +99,19 @@ def confirmation_matches(rv: Review, typed: str) -> bool:
         return False
     if rv.count is not None and text == str(rv.count):
         return True
-    return text == rv.area.desc.replace(" ", "").lower()
+    names = [rv.area.desc, *(zone_id for _, zone_id in rv.area.zones)]
+    return any(text == name.replace(" ", "").lower() for name in names)
 
 
 def _check_confirmation(rv: Review, typed: str) -> None:
     if rv.composed.is_actual and not confirmation_matches(rv, typed):
         what = f"the number of recipients ({rv.count})" if rv.count is not None else "the area name"
-        raise BadInput(f"to send a REAL alert, type {what} exactly as shown",
-                       violations=[Violation(rule="CONFIRM-MISMATCH", message="not confirmed",
-                                             path="confirm")])
+        raise BadInput(
+            f"to send a REAL alert, type {what} exactly as shown",
+            violations=[
+                Violation(rule="CONFIRM-MISMATCH", message="not confirmed", path="confirm")
+            ],
+        )
 
 
 async def send(
@@ -111,17 +122,30 @@ async def send(
     _check_confirmation(rv, str(form.get("confirm", "")))
     settings = get_app_settings(request)
     outcome = intake.ingest(
-        session=session, data=rv.xml, agency=op.agency, max_bytes=settings.max_cap_bytes,
-        actor=op.actor, via="console",
+        session=session,
+        data=rv.xml,
+        agency=op.agency,
+        max_bytes=settings.max_cap_bytes,
+        actor=op.actor,
+        via="console",
         area_resolver=getattr(request.app.state, "area_resolver", None),
         # A correction must not wait for a second person: cancelling reduces harm.
         require_approval=rv.composed.msg_type != "Cancel",
     )
-    audit.record(session=session, actor=op.actor, action="console.send", target_type="alert",
-                 target_id=outcome.alert.id or "",
-                 detail={"cap_xml": rv.xml.decode(), "status": rv.composed.status,
-                         "msg_type": rv.composed.msg_type, "recipients": rv.count,
-                         "confirmation": str(form.get("confirm", ""))[:100]})
+    audit.record(
+        session=session,
+        actor=op.actor,
+        action="console.send",
+        target_type="alert",
+        target_id=outcome.alert.id or "",
+        detail={
+            "cap_xml": rv.xml.decode(),
+            "status": rv.composed.status,
+            "msg_type": rv.composed.msg_type,
+            "recipients": rv.count,
+            "confirmation": str(form.get("confirm", ""))[:100],
+        },
+    )
     session.commit()
     if outcome.created and outcome.alert.state != AlertState.PENDING_APPROVAL:
         for hook in getattr(request.app.state, "on_alert_stored", []):
@@ -129,20 +153,47 @@ async def send(
     return outcome.alert
 
 
+@dataclass(slots=True)
+class SentFacts:
+    """What the approver must see: who wrote it, how many it reaches, where."""
+
+    author: str = ""
+    recipients: int | None = None
+    area_desc: str = ""
+
+
+def sent_facts(session: Session, alert: Alert) -> SentFacts:
+    """Author and recipient count from the audit log; area name from the stored CAP."""
+    facts = SentFacts()
+    for event in reversed(audit.recent(session=session, limit=50, target_id=str(alert.id))):
+        authored = event.action.startswith("alert.") and event.action != "alert.approve"
+        if authored and not facts.author:
+            facts.author = event.actor
+        if event.action == "console.send" and event.detail.get("recipients") is not None:
+            facts.recipients = int(event.detail["recipients"])
+    areas_of = [a.get("area_desc", "") for i in alert.infos[:1] for a in i.get("areas", [])]
+    facts.area_desc = ", ".join(a for a in areas_of if a)
+    return facts
+
+
 def author_of(session: Session, alert: Alert) -> str:
     """Who submitted an alert, from the audit log ('' when unknown)."""
-    for event in reversed(audit.recent(session=session, limit=50, target_id=str(alert.id))):
-        if event.action.startswith("alert.") and event.action != "alert.approve":
-            return event.actor
-    return ""
+    return sent_facts(session, alert).author
 
 
 async def approve(request: Request, session: Session, op: Operator, alert_id: int) -> Alert:
     """Second-person approval of an Actual alert; the author can never approve their own."""
     alert = intake.get_alert(session=session, alert_id=alert_id)
-    outcome = intake.approve(session=session, alert_id=alert_id, approver=op.actor,
-                             author=author_of(session, alert), agency=op.agency)
+    outcome = intake.approve(
+        session=session,
+        alert_id=alert_id,
+        approver=op.actor,
+        author=author_of(session, alert),
+        agency=op.agency,
+    )
     session.commit()
+    # Newly accepted for dispatch: the hooks plan only outcomes marked as created.
+    accepted = dataclasses.replace(outcome, created=True)
     for hook in getattr(request.app.state, "on_alert_stored", []):
-        await hook(outcome)
+        await hook(accepted)
     return outcome.alert

@@ -11,7 +11,7 @@ from alerts.intake.models import Alert
 
 ACTIONS = {
     "update": ("Update", ""),
-    "cancel": ("Cancel", "all_clear"),
+    "cancel": ("Cancel", "cancelled"),
     "false_alarm": ("Cancel", "false_alarm"),
 }
 
@@ -23,9 +23,13 @@ def from_template(key: str, area_desc: str = "") -> dict[str, Any]:
         return {}
     area = area_desc or "{area}"
     form: dict[str, Any] = {
-        "template": key, "event": tpl.event, "category": tpl.category,
-        "response_type": tpl.response_type, "urgency": tpl.urgency,
-        "severity": tpl.severity, "certainty": tpl.certainty,
+        "template": key,
+        "event": tpl.event,
+        "category": tpl.category,
+        "response_type": tpl.response_type,
+        "urgency": tpl.urgency,
+        "severity": tpl.severity,
+        "certainty": tpl.certainty,
         "expires_hours": tpl.expires_hours,
     }
     for lang, wording in tpl.texts.items():
@@ -72,12 +76,20 @@ def from_alert(alert: Alert, action: str) -> dict[str, Any]:
     area = info.areas[0] if info.areas else cap.Area(area_desc=alert.event or "")
     form = from_template(template_key, area.area_desc) if template_key else _texts(parsed.infos)
     if not template_key:
-        form.update(event=info.event, category=info.categories[0].value,
-                    response_type=(info.response_types or (cap.ResponseType.NONE,))[0].value,
-                    urgency=info.urgency.value, severity=info.severity.value,
-                    certainty=info.certainty.value)
+        form.update(
+            event=info.event,
+            category=info.categories[0].value,
+            response_type=(info.response_types or (cap.ResponseType.NONE,))[0].value,
+            urgency=info.urgency.value,
+            severity=info.severity.value,
+            certainty=info.certainty.value,
+        )
     form.update(_area_fields(area))
-    form.update(status=parsed.status.value, msg_type=msg_type, action=action,
-                references=f"{alert.sender},{alert.identifier},{alert.sent}",
-                original_id=alert.id)
+    form.update(
+        status=parsed.status.value,
+        msg_type=msg_type,
+        action=action,
+        references=f"{alert.sender},{alert.identifier},{alert.sent}",
+        original_id=alert.id,
+    )
     return form

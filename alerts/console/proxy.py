@@ -64,20 +64,29 @@ async def call(
     key = ensure_console_key(session=session, secret=secret, agency=agency)
     transport = httpx.ASGITransport(app=request.app)
     headers = {"Authorization": f"Bearer {key}", **kw.pop("headers", {})}
-    async with httpx.AsyncClient(transport=transport, base_url="http://console.internal",
-                                 timeout=30.0) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://console.internal", timeout=30.0
+    ) as client:
         resp = await client.request(method, path, headers=headers, **kw)
     media = resp.headers.get("content-type", "application/octet-stream")
     return Upstream(status=resp.status_code, media_type=media, body=resp.content)
 
 
+def _api_paths(request: Request) -> list[list[str]]:
+    """Path templates of the app's API, split on '/' (from the OpenAPI document, cached)."""
+    cached: list[list[str]] | None = getattr(request.app.state, "console_api_paths", None)
+    if cached is None:
+        paths = request.app.openapi().get("paths", {})
+        cached = [p.rstrip("/").split("/") for p in paths]
+        request.app.state.console_api_paths = cached
+    return cached
+
+
 def has_route(request: Request, path: str) -> bool:
-    """True when the app serves ``path`` (e.g. ``/api/v1/zones``), ignoring path parameters."""
+    """True when the app serves ``path`` (e.g. ``/api/v1/zones``); ``{params}`` match anything."""
     want = path.rstrip("/").split("/")
-    for route in request.app.routes:
-        have = str(getattr(route, "path", "")).rstrip("/").split("/")
-        if len(have) == len(want) and all(
-            h == w or h.startswith("{") for h, w in zip(have, want, strict=True)
-        ):
-            return True
-    return False
+    return any(
+        len(have) == len(want)
+        and all(h == w or h.startswith("{") for h, w in zip(have, want, strict=True))
+        for have in _api_paths(request)
+    )

@@ -51,13 +51,21 @@ def login(
     state = read_session(request)
     check_csrf(state.csrf if state else "", csrf_token)
     try:
-        user = users.authenticate_user(session=session, username=username.strip(),
-                                       password=password)
+        user = users.authenticate_user(
+            session=session, username=username.strip(), password=password
+        )
     except Unauthenticated as exc:
         session.commit()  # keep the failure count and the audit event
         assert state is not None
-        return render(request, "login.html", None, status_code=401, error=exc.detail,
-                      csrf_token=state.csrf, username=username)
+        return render(
+            request,
+            "login.html",
+            None,
+            status_code=401,
+            error=exc.detail,
+            csrf_token=state.csrf,
+            username=username,
+        )
     response = redirect("/console/alerts")
     write_session(request, response, new_session(user.id))
     return response
@@ -65,13 +73,20 @@ def login(
 
 @router.post("/logout")
 def logout(
-    request: Request, op: CurrentOperator, session: SessionDep,
+    request: Request,
+    op: CurrentOperator,
+    session: SessionDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """End the session."""
     check_csrf(op.csrf, csrf_token)
-    audit.record(session=session, actor=op.actor, action="logout", target_type="user",
-                 target_id=op.user.id or "")
+    audit.record(
+        session=session,
+        actor=op.actor,
+        action="logout",
+        target_type="user",
+        target_id=op.user.id or "",
+    )
     response = redirect("/console/login")
     write_session(request, response, new_session())
     return response

@@ -29,20 +29,35 @@ async def read_post(request: Request, op: Operator) -> tuple[dict[str, Any], lis
     return data, zones
 
 
-def compose_page(request: Request, op: Operator, form: dict[str, Any],
-                 error: AlertcastError | None = None) -> Response:
+def compose_page(
+    request: Request, op: Operator, form: dict[str, Any], error: AlertcastError | None = None
+) -> Response:
     """The compose form for a chosen status, with any error of the last attempt."""
     return render(
-        request, "compose.html", op, status_code=error.status if error else 200,
-        mode=form.get("status"), form=form, error=error, languages=LANGUAGES,
-        templates=TEMPLATES, templates_json=as_json(), short_max=SHORT_MAX, long_max=LONG_MAX,
+        request,
+        "compose.html",
+        op,
+        status_code=error.status if error else 200,
+        mode=form.get("status"),
+        form=form,
+        error=error,
+        languages=LANGUAGES,
+        templates=TEMPLATES,
+        templates_json=as_json(),
+        short_max=SHORT_MAX,
+        long_max=LONG_MAX,
     )
 
 
 @router.get("/compose", name="console_compose")
 def compose(
-    request: Request, op: CurrentOperator, session: SessionDep,
-    status: str = "", template: str = "", action: str = "", original: int | None = None,
+    request: Request,
+    op: CurrentOperator,
+    session: SessionDep,
+    status: str = "",
+    template: str = "",
+    action: str = "",
+    original: int | None = None,
 ) -> Response:
     """Step 1 chooses Actual vs Exercise/Test; then the form (optionally prefilled)."""
     require_role(op.user, CAN_COMPOSE, "compose alerts")
@@ -66,8 +81,9 @@ async def review(request: Request, op: CurrentOperator, session: SessionDep) -> 
     except AlertcastError as exc:
         return compose_page(request, op, form, exc)
     form.update(identifier=rv.composed.identifier, sent=rv.composed.sent)
-    return render(request, "confirm.html", op, mode=rv.composed.status, rv=rv, form=form,
-                  languages=LANGUAGES)
+    return render(
+        request, "confirm.html", op, mode=rv.composed.status, rv=rv, form=form, languages=LANGUAGES
+    )
 
 
 @router.post("/compose/send")
@@ -81,7 +97,27 @@ async def send(request: Request, op: CurrentOperator, session: SessionDep) -> Re
     except AlertcastError as exc:
         if any(v.rule == "CONFIRM-MISMATCH" for v in exc.violations):
             rv = await flows.review(request, session, op, form, zones)
-            return render(request, "confirm.html", op, status_code=400, mode=rv.composed.status,
-                          rv=rv, form=form, languages=LANGUAGES, error=exc)
+            return render(
+                request,
+                "confirm.html",
+                op,
+                status_code=400,
+                mode=rv.composed.status,
+                rv=rv,
+                form=form,
+                languages=LANGUAGES,
+                error=exc,
+            )
         return compose_page(request, op, form, exc)
     return redirect(f"/console/alerts/{alert.id}")
+
+
+@router.post("/compose/edit")
+async def edit(request: Request, op: CurrentOperator) -> Response:
+    """Back from the confirmation to the form, with everything as it was."""
+    require_role(op.user, CAN_COMPOSE, "compose alerts")
+    form, zones = await read_post(request, op)
+    form["zones"] = zones
+    form.pop("identifier", None)
+    form.pop("sent", None)
+    return compose_page(request, op, form)

@@ -26,13 +26,15 @@ async def area_check(request: Request, op: ApiOperator, session: SessionDep) -> 
     """Check the drawn area (jurisdiction) and count who it reaches, per language."""
     form, zones = await read_post(request, op)
     _, geometry = await flows.checked_area(request, op, form, zones)
-    preview = await flows.targeting(request, session, op, geometry)
+    preview = await flows.targeting(request, session, op, geometry, str(form.get("status", "")))
     body: dict[str, Any] = {
-        "ok": True, "area": shapely.geometry.mapping(geometry),
+        "ok": True,
+        "area": shapely.geometry.mapping(geometry),
         "preview_available": preview is not None,
         "count": None if preview is None else preview.get("count"),
         "by_language": {} if preview is None else preview.get("by_language", {}),
         "warnings": [] if preview is None else preview.get("warnings", []),
+        "by_zone": {} if preview is None else preview.get("by_zone", {}),
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
@@ -41,9 +43,12 @@ def _render(geometry: Any, form: dict[str, Any]) -> tuple[bytes, str]:
     from renderers.maps import render_alert_map
 
     return render_alert_map(
-        geometry, event=str(form.get("event") or "Alert"),
-        severity=str(form.get("severity") or "Unknown"), status=str(form.get("status")),
-        headline=str(form.get("headline_en-US") or ""), area_label=str(form.get("area_desc", "")),
+        geometry,
+        event=str(form.get("event") or "Alert"),
+        severity=str(form.get("severity") or "Unknown"),
+        status=str(form.get("status")),
+        headline=str(form.get("headline_en-US") or ""),
+        area_label=str(form.get("area_desc", "")),
         size=(640, 480),
     )
 
@@ -62,8 +67,9 @@ def jurisdiction(op: ApiOperator) -> JSONResponse:
     """The agency's jurisdiction as a GeoJSON Feature (null geometry when unset)."""
     home = areas.jurisdiction_of(op.agency)
     geometry = shapely.geometry.mapping(home) if home is not None else None
-    return JSONResponse({"type": "Feature", "properties": {"name": op.agency.name},
-                         "geometry": geometry})
+    return JSONResponse(
+        {"type": "Feature", "properties": {"name": op.agency.name}, "geometry": geometry}
+    )
 
 
 def _local_sets(request: Request, op: ApiOperator) -> list[dict[str, Any]]:
@@ -73,8 +79,7 @@ def _local_sets(request: Request, op: ApiOperator) -> list[dict[str, Any]]:
     for info in registry.sets():
         zone_set = registry.zone_set(info.name)
         if home is None or shapely.box(*zone_set.bounds).intersects(home):
-            out.append({"name": info.name, "description": info.description,
-                        "count": len(zone_set)})
+            out.append({"name": info.name, "description": info.description, "count": len(zone_set)})
     return out
 
 
@@ -86,9 +91,12 @@ def _local_zones(request: Request, op: ApiOperator, set_name: str) -> dict[str, 
     zone_set = registry.zone_set(set_name)
     zones = zone_set.in_bbox(home.bounds) if home is not None else list(zone_set)
     features = [
-        {"type": "Feature", "id": f"{set_name}:{z.id}",
-         "properties": {"id": z.id, "name": z.name, "set": set_name},
-         "geometry": shapely.geometry.mapping(z.display_geometry(_ZONE_TOLERANCE_M))}
+        {
+            "type": "Feature",
+            "id": f"{set_name}:{z.id}",
+            "properties": {"id": z.id, "name": z.name, "set": set_name},
+            "geometry": shapely.geometry.mapping(z.display_geometry(_ZONE_TOLERANCE_M)),
+        }
         for z in zones
     ]
     return {"type": "FeatureCollection", "features": features}
@@ -105,7 +113,8 @@ async def zone_sets(request: Request, op: ApiOperator) -> JSONResponse:
 async def zones(request: Request, op: ApiOperator, set_name: str) -> Response:
     """Zones of one set within the jurisdiction's bounding box, simplified for display."""
     data = await run_in_threadpool(_local_zones, request, op, set_name)
-    return Response(json.dumps(data), media_type="application/geo+json",
-                    headers={"Cache-Control": "private, max-age=300"})
-
-
+    return Response(
+        json.dumps(data),
+        media_type="application/geo+json",
+        headers={"Cache-Control": "private, max-age=300"},
+    )

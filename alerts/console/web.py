@@ -91,8 +91,15 @@ def write_session(request: Request, response: Response, state: ConsoleSession) -
     settings = get_app_settings(request)
     value = _serializer(settings).dumps({"u": state.user_id, "c": state.csrf})
     secure = request.url.scheme == "https" or settings.public_base_url.startswith("https")
-    response.set_cookie(COOKIE, value, max_age=SESSION_MAX_AGE_S, path="/console",
-                        httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=SESSION_MAX_AGE_S,
+        path="/console",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
 
 
 def new_session(user_id: int | None = None) -> ConsoleSession:
@@ -117,8 +124,9 @@ def load_operator(session: Session, state: ConsoleSession | None) -> Operator | 
     user = session.get(User, state.user_id)
     if user is None or user.disabled:
         return None
-    return Operator(user=user, agency=get_agency(session=session, agency_id=user.agency_id),
-                    csrf=state.csrf)
+    return Operator(
+        user=user, agency=get_agency(session=session, agency_id=user.agency_id), csrf=state.csrf
+    )
 
 
 def current_operator(request: Request, session: SessionDep) -> Operator:
@@ -147,7 +155,9 @@ def render(
     """Render a console template with the operator and CSRF token in context."""
     ctx.setdefault("mode", None)
     response: HTMLResponse = templates.TemplateResponse(
-        request, name, {"op": operator, "csrf": operator.csrf if operator else "", **ctx},
+        request,
+        name,
+        {"op": operator, "csrf": operator.csrf if operator else "", **ctx},
         status_code=status_code,
     )
     response.headers["Cache-Control"] = "no-store"

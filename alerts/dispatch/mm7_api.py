@@ -30,7 +30,9 @@ from alerts.dispatch.connectors.mm7_inbound import (
     response_for,
     vasp_error,
 )
-from alerts.dispatch.connectors.mm7_xml import Mm7ParseError
+from alerts.dispatch.connectors.mm7_read import (
+    Mm7ParseError,
+)
 
 log = logging.getLogger(__name__)
 XML_TYPE = 'text/xml; charset="utf-8"'

@@ -19,10 +19,19 @@ from pydantic import SecretStr, ValidationError
 
 from alerts.dispatch.connectors.base import Address, Priority, SubmitRequest, SubmitResult
 from alerts.dispatch.connectors.mm7 import Mm7Config, Mm7Connector, mm7_client
-from alerts.dispatch.connectors.mm7_xml import REL6_NS, REL6_VERSION
+from alerts.dispatch.connectors.mm7_xml import (
+    REL6_NS,
+    REL6_VERSION,
+)
 from renderers.mms import MmsContent, MmsPart
 
 mm7_app = typer.Typer(help="Test an MMSC link over MM7.", no_args_is_help=True)
+
+
+@mm7_app.callback()
+def mm7() -> None:
+    """Test an MMSC link over MM7 (a group, so `mm7 send` keeps its name)."""
+
 
 _SMIL = (
     '<smil><head><layout><root-layout width="320" height="480"/>'

@@ -17,6 +17,9 @@ from sqlmodel import Field, SQLModel
 
 from alerts.db import UTCDateTime, utcnow
 
+# 64-bit ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-incrementing rowid.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 class DeliveryState(StrEnum):
     """Where one message to one subscriber stands."""
@@ -31,7 +34,12 @@ class DeliveryState(StrEnum):
     CANCELLED = "cancelled"
 
 
-FINAL_STATES = (DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.EXPIRED, DeliveryState.CANCELLED)
+FINAL_STATES = (
+    DeliveryState.DELIVERED,
+    DeliveryState.FAILED,
+    DeliveryState.EXPIRED,
+    DeliveryState.CANCELLED,
+)
 
 
 class MessageKind(StrEnum):
@@ -87,6 +95,7 @@ class Content(SQLModel, table=True):
     text: str = Field(sa_type=sa.Text)
     image: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     image_type: str | None = Field(default=None, max_length=40)
+    mms: bytes = Field(default=b"", sa_type=sa.LargeBinary, description="MMS parts, JSON")
     priority_high: bool = False
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -101,7 +110,7 @@ class Delivery(SQLModel, table=True):
         sa.Index("ix_delivery_message", "message_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     alert_id: int = Field(foreign_key="alert.id")
     subscriber_id: int = Field(foreign_key="subscriber.id")
     content_id: int = Field(foreign_key="content.id")
@@ -126,7 +135,7 @@ class DeliveryAttempt(SQLModel, table=True):
 
     __tablename__ = "delivery_attempt"
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     delivery_id: int = Field(index=True, sa_type=sa.BigInteger)
     batch_id: str = Field(max_length=40)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -11,7 +11,8 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from alerts import cap
+from alerts.cap import atom as cap_atom
+from alerts.cap import feeds as cap_feeds
 from alerts.access.models import Agency
 from alerts.db import session_scope, utcnow
 from alerts.errors import AlertcastError, NotFound
@@ -108,7 +109,7 @@ async def poll_feed(
     if resp.status_code == 304:
         report.unchanged = True
     else:
-        items = cap.feeds.parse_feed(resp.content)
+        items = cap_feeds.parse_feed(resp.content)
         for item in items:
             await _take_entry(
                 engine=engine,
@@ -128,11 +129,11 @@ async def poll_feed(
     return report
 
 
-def _entry_key(item: cap.feeds.FeedItem) -> str:
+def _entry_key(item: cap_feeds.FeedItem) -> str:
     return f"{item.entry_id}|{item.updated or ''}"[:1000]
 
 
-async def _fetch_cap(client: httpx.AsyncClient, item: cap.feeds.FeedItem, max_bytes: int) -> bytes:
+async def _fetch_cap(client: httpx.AsyncClient, item: cap_feeds.FeedItem, max_bytes: int) -> bytes:
     if item.cap_xml is not None:
         return item.cap_xml
     if not item.cap_url:
@@ -152,7 +153,7 @@ async def _take_entry(
     engine: Engine,
     client: httpx.AsyncClient,
     feed_id: int,
-    item: cap.feeds.FeedItem,
+    item: cap_feeds.FeedItem,
     settings: Settings,
     report: PollReport,
 ) -> None:

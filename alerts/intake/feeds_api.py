@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, HttpUrl
 from sqlmodel import select
 
-from alerts import cap
+from alerts.cap import atom as cap_atom
+from alerts.cap import feeds as cap_feeds
 from alerts.deps import CurrentAgency, SessionDep, SettingsDep
 from alerts.errors import NotFound
 from alerts.intake import feeds, service
@@ -65,7 +66,7 @@ def atom_feed(request: Request, session: SessionDep) -> Response:
     rows, _ = service.list_alerts(session=session, active=True, limit=500)
     public = [a for a in rows if a.scope == "Public" and a.status == "Actual"]
     base = str(request.base_url).rstrip("/")
-    body = cap.atom.build_feed(
+    body = cap_atom.build_feed(
         [service.atom_entry(a, base) for a in public],
         feed_url=f"{base}/feeds/alerts.atom",
         title="alertcast active alerts",

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from alerts import cap
+from alerts.cap import atom as cap_atom
 from alerts.access.models import Agency
 from alerts.audit import service as audit
 from alerts.db import utcnow
@@ -253,3 +254,27 @@ def list_alerts(
         q.order_by(col(Alert.sent_utc).desc(), col(Alert.id).desc()).offset(offset).limit(limit)
     )
     return list(rows), int(total)
+
+
+def atom_entry(alert: Alert, base: str) -> cap_atom.AtomEntry:
+    """The ATOM feed entry of a stored alert, linking to its original CAP bytes."""
+    return cap_atom.AtomEntry(
+        cap_url=f"{base}/api/v1/alerts/{alert.id}.xml",
+        title=alert.headline or alert.event or alert.identifier,
+        updated=alert.updated_at,
+        author=alert.sender,
+        published=alert.sent_utc,
+        summary=alert.headline,
+        identifier=alert.identifier,
+        sender=alert.sender,
+        sent=alert.sent_utc,
+        status=alert.status,
+        msg_type=alert.msg_type,
+        scope=alert.scope,
+        event=alert.event,
+        effective=alert.effective_utc,
+        expires=alert.expires_utc,
+        urgency=alert.urgency,
+        severity=alert.severity,
+        certainty=alert.certainty,
+    )

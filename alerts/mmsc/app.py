@@ -53,8 +53,13 @@ def _mm7_routes(app: FastAPI, sim: Simulator) -> None:
     async def mm7(request: Request) -> Response:
         """The MM7 endpoint (VASP -> MMSC)."""
         body = await request.body()
+        headers = request.headers
+        framed = "content-length" in headers and "transfer-encoding" not in headers
         answer = await sim.handle(
-            body, request.headers.get("content-type"), request.headers.get("authorization")
+            body,
+            headers.get("content-type"),
+            headers.get("authorization"),
+            content_length=framed,
         )
         return Response(answer.body, answer.status, answer.headers, media_type=answer.content_type)
 

@@ -7,7 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from alerts.dispatch.connectors.mm7_xml import REL5_NS, REL5_VERSION, REL6_NS, REL6_VERSION
+from alerts.dispatch.connectors.mm7_xml import (
+    REL5_NS,
+    REL5_VERSION,
+    REL6_NS,
+    REL6_VERSION,
+)
 
 MM_STATUSES = ("Retrieved", "Expired", "Rejected", "Deferred", "Unrecognised", "Indeterminate")
 

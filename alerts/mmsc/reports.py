@@ -12,11 +12,15 @@ import httpx
 
 from alerts.dispatch.connectors.base import Address, AddressKind
 from alerts.dispatch.connectors.mm7 import basic_authorization, read_response
-from alerts.dispatch.connectors.mm7_xml import ReportFacts, delivery_report_req_xml
+from alerts.dispatch.connectors.mm7_xml import (
+    ReportFacts,
+    delivery_report_req_xml,
+)
 from alerts.mmsc.config import ReportPlan, SimulatorConfig
 from alerts.mmsc.store import Stats, StoredMessage
 
 log = logging.getLogger(__name__)
+POST_CONCURRENCY = 32
 
 
 class ReportSender:
@@ -28,6 +32,9 @@ class ReportSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.client: httpx.AsyncClient | None = None
+        # Posts wait here rather than in httpx's pool: its queue is scanned per request, so
+        # thousands of queued reports there cost quadratic time on the event loop.
+        self._posting = asyncio.Semaphore(POST_CONCURRENCY)
 
     @property
     def in_flight(self) -> int:
@@ -105,7 +112,8 @@ class ReportSender:
         if self.client is None:
             return False
         try:
-            response = await self.client.post(url, content=body, headers=headers)
+            async with self._posting:
+                response = await self.client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             log.warning("delivery report post failed: %s", type(exc).__name__)
             return False

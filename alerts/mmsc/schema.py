@@ -6,7 +6,13 @@ from pathlib import Path
 
 from lxml import etree
 
-from alerts.dispatch.connectors.mm7_xml import REL6_NS, Mm7ParseError, parse_xml
+from alerts.dispatch.connectors.mm7_read import (
+    Mm7ParseError,
+    parse_xml,
+)
+from alerts.dispatch.connectors.mm7_xml import (
+    REL6_NS,
+)
 
 ENVELOPE_XSD = "soap-envelope-subset.xsd"
 

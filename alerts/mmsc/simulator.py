@@ -12,15 +12,17 @@ from datetime import UTC, datetime
 
 from alerts.dispatch.connectors.mm7 import basic_authorization
 from alerts.dispatch.connectors.mm7_mime import Mm7Http, split_mm7_http
-from alerts.dispatch.connectors.mm7_xml import (
-    REL6_NS,
-    REL6_VERSION,
+from alerts.dispatch.connectors.mm7_read import (
     Mm7ParseError,
     Mm7Status,
     SoapMessage,
-    fault_xml,
     find_text,
     parse_soap,
+)
+from alerts.dispatch.connectors.mm7_xml import (
+    REL6_NS,
+    REL6_VERSION,
+    fault_xml,
     rsp_xml,
 )
 from alerts.mmsc.config import SimulatorConfig
@@ -71,9 +73,14 @@ class Simulator:
         return authorization is not None and secrets.compare_digest(authorization, expected)
 
     async def handle(
-        self, body: bytes, content_type: str | None, authorization: str | None
+        self,
+        body: bytes,
+        content_type: str | None,
+        authorization: str | None,
+        *,
+        content_length: bool = True,
     ) -> Answer:
-        """Answer one POST /mm7."""
+        """Answer one POST /mm7 (`content_length`: the request had one and was not chunked)."""
         self.stats.request()
         early = self._gate(authorization)
         if early is not None:
@@ -85,6 +92,9 @@ class Simulator:
         if http_error is not None:
             self.stats.counters[f"http_{http_error}"] += 1
             return Answer(http_error, b"injected HTTP error\n", "text/plain")
+        if not content_length:
+            details = "Content-Length required, chunked transfer encoding refused"
+            return self._fault(None, None, Rejection(2007, "Message format corrupt", details))
         return self._answer(body, content_type)
 
     def _gate(self, authorization: str | None) -> Answer | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from alerts.dispatch.connectors.base import Address
 from alerts.dispatch.connectors.mm7_mime import MimePart, Mm7Http, flatten, normalise_cid
-from alerts.dispatch.connectors.mm7_xml import (
+from alerts.dispatch.connectors.mm7_read import (
     Mm7ParseError,
     SoapMessage,
     address_leaf,
@@ -22,7 +22,6 @@ from alerts.dispatch.connectors.mm7_xml import (
 )
 from alerts.mmsc.config import SimulatorConfig
 from alerts.mmsc.schema import Mm7Schema
-
 
 OPERATIONS = frozenset({"SubmitReq", "CancelReq", "ReplaceReq"})
 

@@ -52,3 +52,32 @@ def import_csv(
         f"imported {report.rows} rows: {report.subscribers} new subscribers, "
         f"{report.locations} locations ({report.existing_numbers} numbers already subscribed)"
     )
+
+
+@subscribers_app.command("synth")
+def synth(
+    n: Annotated[int, typer.Option("--n", help="How many subscribers")],
+    zones: Annotated[str, typer.Option("--zones", help="Zone set whose land they live on")] = "nyc_evacuation_zones",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same people)")] = 1,
+) -> None:
+    """Create synthetic subscribers placed by census population with a language mix."""
+    from alerts.app import zone_registry
+    from alerts.db import make_engine
+    from alerts.subscribers.synth import synth_into
+    from geo.errors import GeoError
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task("writing", total=n)
+            report = synth_into(engine, zone_registry(settings.data_dir, settings.var_dir), n=n, zone_set=zones,
+                                seed=seed, progress=lambda k: progress.advance(task, k))
+    except (GeoError, KeyError, ValueError) as exc:
+        err.print(f"[red]cannot synthesise:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    out.print(f"{report.subscribers} synthetic subscribers in {zones} "
+              f"({report.existing_numbers} numbers already existed)")

@@ -7,12 +7,9 @@ from pathlib import Path
 import pytest
 
 from alerts.cap import CapAlert, parse, serialize
+from tests.conftest import SHARED_DATA
 
-SAMPLES = sorted(
-    (Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cap" / "samples").glob(
-        "*.xml"
-    )
-)
+SAMPLES = sorted((SHARED_DATA / "cap" / "samples").glob("*.xml"))
 EXPECTED_REJECTION = {
     "invalid_ca_empty_references_element.xml": "CAP-REFERENCES-FORMAT",
     "invalid_missing_scope.xml": "XSD-INVALID",
@@ -111,7 +108,9 @@ def test_model_fields_from_appendix_a2(sample_bytes) -> None:
 
 
 def test_references_parsed_as_triplets(sample_bytes) -> None:
-    alert = parse(sample_bytes("oasis_cap12_appendixA3_earthquake_update_references_circle.xml")).alert
+    alert = parse(
+        sample_bytes("oasis_cap12_appendixA3_earthquake_update_references_circle.xml")
+    ).alert
     assert alert is not None
     assert alert.msg_type == "Update"
     ref = alert.references[0]

@@ -14,13 +14,15 @@ from fastapi.testclient import TestClient
 from alerts.dispatch.connectors.base import Address
 from alerts.dispatch.connectors.mm7 import Mm7Config, Mm7Connector, mm7_client
 from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport, ReadReply
+from alerts.dispatch.connectors.mm7_read import (
+    parse_soap,
+    parse_status,
+)
 from alerts.dispatch.connectors.mm7_status import DeliveryState
 from alerts.dispatch.connectors.mm7_xml import (
     REL5_NS,
     ReportFacts,
     delivery_report_req_xml,
-    parse_soap,
-    parse_status,
 )
 from alerts.dispatch.mm7_api import (
     DedupingSink,
@@ -57,7 +59,9 @@ _REL6 = "http://www.3gpp.org/ftp/Specs/archive/23_series/23.140/schema/REL-6-MM7
 
 READ_REPLY = b"""<?xml version="1.0"?>
 <env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/">
-<env:Header><mm7:TransactionID xmlns:mm7="%s" env:mustUnderstand="1">rr-9</mm7:TransactionID></env:Header>
+<env:Header>
+<mm7:TransactionID xmlns:mm7="%s" env:mustUnderstand="1">rr-9</mm7:TransactionID>
+</env:Header>
 <env:Body><ReadReplyReq xmlns="%s"><MM7Version>6.8.0</MM7Version><MessageID>MSG-1</MessageID>
 <Recipient><Number>+15551230001</Number></Recipient><Sender><ShortCode>112</ShortCode></Sender>
 <TimeStamp>2026-11-28T16:00:00Z</TimeStamp><MMStatus>Read</MMStatus></ReadReplyReq></env:Body>
@@ -84,7 +88,9 @@ def client(recorders):
 
 
 def _post(client, body: bytes, auth=AUTH, link="operator-a", content_type="text/xml"):
-    return client.post(f"/mm7/{link}", content=body, auth=auth, headers={"content-type": content_type})
+    return client.post(
+        f"/mm7/{link}", content=body, auth=auth, headers={"content-type": content_type}
+    )
 
 
 def test_delivery_report_is_acknowledged_echoing_transaction_id(client, recorders):
@@ -103,7 +109,8 @@ def test_delivery_report_is_acknowledged_echoing_transaction_id(client, recorder
 
 def test_response_speaks_the_reports_dialect(client):
     response = _post(client, _report_xml(ns=REL5_NS, version="5.3.0"))
-    assert REL5_NS.encode() in response.content and b">5.3.0<" in response.content
+    assert REL5_NS.encode() in response.content
+    assert b">5.3.0<" in response.content
 
 
 @pytest.mark.parametrize(
@@ -112,19 +119,22 @@ def test_response_speaks_the_reports_dialect(client):
 )
 def test_auth_failures(client, recorders, auth, link):
     response = _post(client, _report_xml(), auth=auth, link=link)
-    assert response.status_code == 401 and "basic" in response.headers["www-authenticate"].lower()
+    assert response.status_code == 401
+    assert "basic" in response.headers["www-authenticate"].lower()
     assert recorders[0].items == []
 
 
 def test_read_reply_and_deliver(client, recorders, shared_data):
     assert _post(client, READ_REPLY).status_code == 200
     (reply,) = recorders[2].items
-    assert isinstance(reply, ReadReply) and reply.mm_status == "Read"
+    assert isinstance(reply, ReadReply)
+    assert reply.mm_status == "Read"
     raw = (shared_data / "mm7/samples/instantcom-mm7/deliver-req3.txt").read_bytes()
     response = _post(client, raw, content_type="multipart/related")
     assert parse_soap(response.content).name == "DeliverRsp"
     (delivered,) = recorders[1].items
-    assert isinstance(delivered, DeliveredMessage) and delivered.subject == "Bomb"
+    assert isinstance(delivered, DeliveredMessage)
+    assert delivered.subject == "Bomb"
 
 
 def test_subscriber_reply_text_reaches_the_sink(client, recorders):
@@ -133,7 +143,7 @@ def test_subscriber_reply_text_reaches_the_sink(client, recorders):
         b'<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Header>'
         b'<TransactionID xmlns="' + _REL6.encode() + b'">mo-1</TransactionID></e:Header><e:Body>'
         b'<DeliverReq xmlns="' + _REL6.encode() + b'"><MM7Version>6.8.0</MM7Version>'
-        b"<Sender><Number>+15551230001</Number></Sender><Content href=\"cid:c\"/></DeliverReq>"
+        b'<Sender><Number>+15551230001</Number></Sender><Content href="cid:c"/></DeliverReq>'
         b"</e:Body></e:Envelope>\r\n--b\r\nContent-Type: text/plain\r\nContent-ID: <c>\r\n\r\n"
         b"SAFE\r\n--b--\r\n"
     )
@@ -156,7 +166,8 @@ def test_unsupported_operation_gets_4003(client):
     body = _report_xml().replace(b"DeliveryReportReq", b"SubmitReq")
     response = _post(client, body)
     message = parse_soap(response.content)
-    assert response.status_code == 500 and parse_status(message).code == 4003
+    assert response.status_code == 500
+    assert parse_status(message).code == 4003
     assert b"VASPErrorRsp" in response.content
 
 
@@ -166,8 +177,14 @@ def test_deduper_is_keyed_on_message_recipient_status():
         sink = DedupingSink(inner, DeliveryReportDeduper(max_entries=2))
         from alerts.dispatch.connectors.mm7_inbound import parse_inbound
 
-        for xml in (_report_xml(), _report_xml(tid="dr-2"), _report_xml(status="Deferred"),
-                    _report_xml(status="retrieved"), _report_xml(number="+15551230002")):  # fmt: skip
+        bodies = [
+            _report_xml(),
+            _report_xml(tid="dr-2"),
+            _report_xml(status="Deferred"),
+            _report_xml(status="retrieved"),
+            _report_xml(number="+15551230002"),
+        ]
+        for xml in bodies:
             await sink.handle(parse_inbound(xml, "text/xml"))
         return inner, sink
 
@@ -187,7 +204,8 @@ def test_acknowledges_before_a_slow_sink_finishes():
             headers={"content-type": "text/xml"},
         )  # fmt: skip
         elapsed = time.monotonic() - started
-        assert response.status_code == 200 and elapsed < 0.5
+        assert response.status_code == 200
+        assert elapsed < 0.5
         assert wait_for(lambda: len(slow.items) == 1, timeout=5)
 
 

@@ -25,7 +25,9 @@ def registry(repo_root: Path) -> ZoneRegistry:
 @pytest.fixture(scope="session")
 def nyc_zones(geo_data: Path) -> ZoneSet:
     """NYC hurricane evacuation zones loaded straight from the shared data."""
-    return load_zone_file(geo_data / "nyc_hurricane_evacuation_zones.geojson", "nyc", "zone", "zone")
+    return load_zone_file(
+        geo_data / "nyc_hurricane_evacuation_zones.geojson", "nyc", "zone", "zone"
+    )
 
 
 @pytest.fixture(scope="session")

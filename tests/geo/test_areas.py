@@ -107,15 +107,18 @@ def test_circle_around_south_pole() -> None:
 def test_circle_crossing_antimeridian_is_split() -> None:
     circle = circle_from_cap("0,179.9 50")
     assert isinstance(circle, MultiPolygon)
-    assert circle.covers(Point(179.95, 0)) and circle.covers(Point(-179.9, 0))
+    assert circle.covers(Point(179.95, 0))
+    assert circle.covers(Point(-179.9, 0))
     assert not circle.covers(Point(0, 0))
-    assert circle.bounds[0] == -180 and circle.bounds[2] == 180
+    assert circle.bounds[0] == -180
+    assert circle.bounds[2] == 180
 
 
 def test_polygon_crossing_antimeridian_takes_shorter_way() -> None:
     poly = polygon_from_cap("10,179 10,-179 -10,-179 -10,179 10,179")
     assert isinstance(poly, MultiPolygon)
-    assert poly.covers(Point(179.5, 0)) and poly.covers(Point(-179.5, 0))
+    assert poly.covers(Point(179.5, 0))
+    assert poly.covers(Point(-179.5, 0))
     assert not poly.covers(Point(0, 0))
     assert poly.area == pytest.approx(2 * 20)
 
@@ -123,17 +126,19 @@ def test_polygon_crossing_antimeridian_takes_shorter_way() -> None:
 def test_polygon_around_pole() -> None:
     ring = " ".join(f"80,{lon}" for lon in range(-180, 180, 30)) + " 80,-180"
     poly = polygon_from_cap(ring)
-    assert poly.covers(Point(0, 89)) and poly.covers(Point(123, 85))
+    assert poly.covers(Point(0, 89))
+    assert poly.covers(Point(123, 85))
     assert not poly.covers(Point(0, 70))
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    lat=st.floats(-85, 85), lon=st.floats(-180, 180), radius_km=st.floats(0.05, 2000)
-)
-def test_circle_property_contains_centre_and_is_valid(lat: float, lon: float, radius_km: float) -> None:
+@given(lat=st.floats(-85, 85), lon=st.floats(-180, 180), radius_km=st.floats(0.05, 2000))
+def test_circle_property_contains_centre_and_is_valid(
+    lat: float, lon: float, radius_km: float
+) -> None:
     circle = circle_from_cap(f"{lat:.6f},{lon:.6f} {radius_km:.3f}")
-    assert circle.is_valid and not circle.is_empty
+    assert circle.is_valid
+    assert not circle.is_empty
     assert circle.covers(Point(round(lon, 6), round(lat, 6)))
 
 
@@ -152,7 +157,8 @@ def test_area_union_parts_and_errors(registry) -> None:
         CapArea("zone", geocodes=[("nyc_evacuation_zones", "1")]),
     ]
     result = area_geometry(areas, registry)
-    assert not result.blocked and not result.errors
+    assert not result.blocked
+    assert not result.errors
     assert [p.area_desc for p in result.parts] == ["box", "circle", "zone"]
     union = shapely.union_all([p.geometry for p in result.parts])
     assert result.geometry.symmetric_difference(union).area < 1e-12
@@ -164,9 +170,11 @@ def test_unknown_geocode_is_an_error_naming_the_code(registry) -> None:
     assert result.errors[0].rule == "geocode-unknown"
     assert "FLZ112" in result.errors[0].message
     bad = area_geometry([CapArea("typo", polygons=["1,1 2,2"])], registry)
-    assert bad.errors[0].rule == "polygon-too-few-points" and bad.blocked
+    assert bad.errors[0].rule == "polygon-too-few-points"
+    assert bad.blocked
     none = area_geometry([CapArea("bare")], registry)
-    assert none.errors[0].rule == "area-undefined" and none.blocked
+    assert none.errors[0].rule == "area-undefined"
+    assert none.blocked
     assert area_geometry([], registry).blocked
 
 
@@ -185,5 +193,42 @@ def test_overshoot_buffer_is_geodesic_metres(registry) -> None:
 def test_buffer_across_antimeridian_stays_in_range() -> None:
     grown = buffer_geodesic(polygon_from_cap("10,179 10,-179 -10,-179 -10,179 10,179"), 5000)
     minx, _, maxx, _ = grown.bounds
-    assert minx >= -180 and maxx <= 180
-    assert grown.covers(Point(178.97, 0)) and grown.covers(Point(-178.97, 0))
+    assert minx >= -180
+    assert maxx <= 180
+    assert grown.covers(Point(178.97, 0))
+    assert grown.covers(Point(-178.97, 0))
+
+
+def test_empty_polygon_element_is_ignored_with_warning(registry) -> None:
+    # NWS CAP 1.1 feeds carry an empty <polygon/> beside the county codes
+    area = CapArea("Cook; Lake", polygons=[""], geocodes=[("FIPS6", "027031"), ("FIPS6", "027075")])
+    result = area_geometry([area], registry)
+    assert not result.errors
+    assert not result.geometry.is_empty
+    assert any("empty <polygon>" in w for w in result.warnings)
+
+
+def test_negative_buffer_is_refused(registry) -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        area_geometry([CapArea("x", circles=["40,-74 1"])], registry, buffer_m=-5)
+
+
+def test_every_sample_polygon_and_circle_parses_or_names_a_rule(shared_data) -> None:
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    seen = 0
+    for path in sorted((shared_data / "cap" / "samples").glob("*.xml")):
+        tree = etree.parse(str(path), parser)
+        for kind, parse in (("polygon", polygon_from_cap), ("circle", circle_from_cap)):
+            for element in tree.iter(f"{{*}}{kind}"):
+                text = element.text or ""
+                if not text.strip():
+                    continue
+                seen += 1
+                if path.name.startswith("invalid_nws_empty_references_bad_polygon"):
+                    with pytest.raises(AreaError):
+                        parse(text)
+                else:
+                    assert parse(text).is_valid, path.name
+    assert seen >= 20

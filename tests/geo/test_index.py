@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Point, Polygon, box
 
-from geo.index import IndexInputError, SubscriberIndex, expand_ranges
+from geo.areas import circle_from_cap
+from geo.index import IndexInputError, SubscriberIndex, expand_ranges, gather_ranges
 
 
 def brute_force(ids, lon, lat, geometry) -> np.ndarray:
@@ -162,3 +163,20 @@ def test_rejects_bad_input(ids, lon, lat) -> None:
 def test_expand_ranges() -> None:
     got = expand_ranges(np.array([3, 10, 7]), np.array([5, 10, 9]))
     np.testing.assert_array_equal(got, [3, 4, 7, 8])
+
+
+def test_gather_ranges_short_and_long() -> None:
+    values = np.arange(1000, dtype=np.int64) * 2
+    for starts, ends in (([3, 10], [5, 12]), ([0, 500, 950], [200, 900, 950])):
+        s, e = np.array(starts), np.array(ends)
+        want = np.concatenate([values[a:b] for a, b in zip(starts, ends, strict=True)])
+        np.testing.assert_array_equal(gather_ranges(values, s, e), want)
+
+
+def test_large_circle_matches_brute_force() -> None:
+    # long runs of whole cells take the slice-copy path
+    rng = np.random.default_rng(8)
+    lon, lat = rng.uniform(-74.3, -73.7, 300_000), rng.uniform(40.5, 40.9, 300_000)
+    ids = np.arange(300_000, dtype=np.int64)
+    index = SubscriberIndex(ids, lon, lat, points_per_cell=64)
+    assert_same(index, ids, lon, lat, circle_from_cap("40.70,-73.40 50"))

@@ -45,8 +45,19 @@ def test_default_registry_sets(registry: ZoneRegistry) -> None:
 
 def test_default_data_dir_from_environment(monkeypatch, repo_root: Path, tmp_path: Path) -> None:
     (tmp_path / "zones").mkdir()
-    shutil.copy(repo_root / "data" / "zones" / "fl_bay_county_evacuation_zones.geojson", tmp_path / "zones")
-    manifest = {"sets": [{"name": "bay", "file": "fl_bay_county_evacuation_zones.geojson", "id_field": "EZONE", "name_field": "EZONE"}]}
+    shutil.copy(
+        repo_root / "data" / "zones" / "fl_bay_county_evacuation_zones.geojson", tmp_path / "zones"
+    )
+    manifest = {
+        "sets": [
+            {
+                "name": "bay",
+                "file": "fl_bay_county_evacuation_zones.geojson",
+                "id_field": "EZONE",
+                "name_field": "EZONE",
+            }
+        ]
+    }
     (tmp_path / "zones" / "zonesets.json").write_text(json.dumps(manifest))
     monkeypatch.setenv("ALERTCAST_DATA_DIR", str(tmp_path))
     assert ZoneRegistry.default().names() == ["bay"]
@@ -56,7 +67,8 @@ def test_which_zone_am_i_in(registry: ZoneRegistry) -> None:
     # Coney Island beach (Brooklyn) is in NYC evacuation zone 1
     hits = {(z.set_name, z.id) for z in registry.zones_at(-73.975, 40.574)}
     assert ("nyc_evacuation_zones", "1") in hits
-    assert ("us_counties_ny_nj_ct_fl", "36047") in hits and ("us_states", "36") in hits
+    assert ("us_counties_ny_nj_ct_fl", "36047") in hits
+    assert ("us_states", "36") in hits
     assert registry.zones_at(-40.0, 30.0) == []  # mid-Atlantic
     assert registry.zones_at(float("nan"), 0.0) == []
 
@@ -91,13 +103,51 @@ SQUARE = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0
         ([1, 2], "expected a JSON object"),
         ({"type": "Feature"}, "not a GeoJSON FeatureCollection"),
         ({"type": "FeatureCollection", "features": []}, "has no features"),
-        ({"type": "FeatureCollection", "features": [feature({"name": "x"}, SQUARE)]}, "no value for field 'id'"),
-        ({"type": "FeatureCollection", "features": [feature({"id": 1, "name": "x"}, {"type": "Point", "coordinates": [0, 0]})]}, "not a polygon"),
-        ({"type": "FeatureCollection", "features": [feature({"id": 1, "name": "x"}, {"type": "Polygon", "coordinates": [[[5e5, 4e6], [5e5, 4.1e6], [6e5, 4e6], [5e5, 4e6]]]})]}, "outside lon/lat range"),
-        ({"type": "FeatureCollection", "features": [feature({"id": 1, "name": "x"}, {"type": "Polygon"})]}, "unreadable geometry"),
-        ({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:2263"}}, "features": [feature({"id": 1, "name": "x"}, SQUARE)]}, "is not WGS84"),
+        (
+            {"type": "FeatureCollection", "features": [feature({"name": "x"}, SQUARE)]},
+            "no value for field 'id'",
+        ),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature({"id": 1, "name": "x"}, {"type": "Point", "coordinates": [0, 0]})
+                ],
+            },
+            "not a polygon",
+        ),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    feature(
+                        {"id": 1, "name": "x"},
+                        {
+                            "type": "Polygon",
+                            "coordinates": [[[5e5, 4e6], [5e5, 4.1e6], [6e5, 4e6], [5e5, 4e6]]],
+                        },
+                    )
+                ],
+            },
+            "outside lon/lat range",
+        ),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [feature({"id": 1, "name": "x"}, {"type": "Polygon"})],
+            },
+            "unreadable geometry",
+        ),
+        (
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "EPSG:2263"}},
+                "features": [feature({"id": 1, "name": "x"}, SQUARE)],
+            },
+            "is not WGS84",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_zone_files_get_clear_errors(tmp_path: Path, content: object, message: str) -> None:
     registry = ZoneRegistry()
     with pytest.raises(ZoneDataError, match=message):
@@ -109,18 +159,25 @@ def test_bad_zone_files_get_clear_errors(tmp_path: Path, content: object, messag
 
 def test_imported_set_is_repaired_and_resolvable(tmp_path: Path) -> None:
     bow = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
-    path = write(tmp_path, {"type": "FeatureCollection", "features": [feature({"code": 7.0, "label": "Bow"}, bow)]})
+    path = write(
+        tmp_path,
+        {"type": "FeatureCollection", "features": [feature({"code": 7.0, "label": "Bow"}, bow)]},
+    )
     registry = ZoneRegistry()
     zone_set = registry.add_set_from_file(path, "local", "code", "label")
     zone = zone_set.get("7")
-    assert zone.repaired and zone.geometry.is_valid and zone.geometry.area == pytest.approx(0.5)
+    assert zone.repaired
+    assert zone.geometry.is_valid
+    assert zone.geometry.area == pytest.approx(0.5)
     assert registry.resolve("local", "7").equals(zone.geometry)
     with pytest.raises(UnknownGeocodeError, match="local='8'"):
         registry.resolve("local", "8")
 
 
 def test_counties_by_concatenated_fields(geo_data: Path) -> None:
-    counties = load_zone_file(geo_data / "us_counties_2010_20m.geojson", "c", ["STATE", "COUNTY"], "NAME")
+    counties = load_zone_file(
+        geo_data / "us_counties_2010_20m.geojson", "c", ["STATE", "COUNTY"], "NAME"
+    )
     assert counties.get("35013").name == "Doña Ana"
 
 
@@ -140,13 +197,24 @@ def test_geocodes_resolve(registry: ZoneRegistry, value_name: str, value: str, z
 
 @pytest.mark.parametrize(
     ("value_name", "value"),
-    [("SAME", "136061"), ("SAME", "03606"), ("SAME", "099001"), ("UGC", "FLZ112"), ("UGC", "QQC001"),
-     ("UGC", "FL-005"), ("FIPS6", "056999"), ("AMOC-AreaCode", "NSW_PW002")],
-)  # fmt: skip
-def test_unknown_geocodes_name_the_code(registry: ZoneRegistry, value_name: str, value: str) -> None:
+    [
+        ("SAME", "136061"),
+        ("SAME", "03606"),
+        ("SAME", "099001"),
+        ("UGC", "FLZ112"),
+        ("UGC", "QQC001"),
+        ("UGC", "FL-005"),
+        ("FIPS6", "056999"),
+        ("AMOC-AreaCode", "NSW_PW002"),
+    ],
+)
+def test_unknown_geocodes_name_the_code(
+    registry: ZoneRegistry, value_name: str, value: str
+) -> None:
     with pytest.raises(UnknownGeocodeError) as info:
         registry.resolve(value_name, value)
-    assert value in str(info.value) and info.value.rule == "geocode-unknown"
+    assert value in str(info.value)
+    assert info.value.rule == "geocode-unknown"
 
 
 # --- every geocode-only area in the shared CAP samples ---------------------------------------
@@ -179,13 +247,20 @@ def sample_areas(shared_data: Path) -> list[tuple[str, CapArea]]:
         except etree.XMLSyntaxError:
             continue
         for area in tree.iter("{*}area"):
-            geocodes = [(g.findtext("{*}valueName") or "", g.findtext("{*}value") or "") for g in area.findall("{*}geocode")]
+            geocodes = [
+                (g.findtext("{*}valueName") or "", g.findtext("{*}value") or "")
+                for g in area.findall("{*}geocode")
+            ]
             if geocodes and not area.findall("{*}polygon") and not area.findall("{*}circle"):
-                out.append((path.name, CapArea(area.findtext("{*}areaDesc") or "", geocodes=geocodes)))
+                out.append(
+                    (path.name, CapArea(area.findtext("{*}areaDesc") or "", geocodes=geocodes))
+                )
     return out
 
 
-def test_geocode_only_cap_samples(shared_data: Path, geo_data: Path, registry: ZoneRegistry) -> None:
+def test_geocode_only_cap_samples(
+    shared_data: Path, geo_data: Path, registry: ZoneRegistry
+) -> None:
     areas = sample_areas(shared_data)
     assert len(areas) >= 8
     resolved = 0
@@ -196,9 +271,12 @@ def test_geocode_only_cap_samples(shared_data: Path, geo_data: Path, registry: Z
                 resolved += 1
                 assert not registry.resolve(value_name, value).is_empty, (name, value)
             else:
-                assert any(value in e.message and e.rule == "geocode-unknown" for e in result.errors), (name, value)
+                assert any(
+                    value in e.message and e.rule == "geocode-unknown" for e in result.errors
+                ), (name, value)
         if all(covered(geo_data, *g) for g in area.geocodes):
-            assert not result.blocked and not result.geometry.is_empty, name
+            assert not result.blocked, name
+            assert not result.geometry.is_empty, name
         else:
             assert result.blocked, name
     assert resolved >= 4  # Michigan statewide, Quebradillas PR, Los Angeles, Lewis and Clark MT

@@ -35,7 +35,9 @@ def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
     return buffer.getvalue()
 
 
-def make_content(text: str = "Evacuate zone A now. Ευακουάτε.", image: bytes | None = None) -> MmsContent:
+def make_content(
+    text: str = "Evacuate zone A now. Ευακουάτε.", image: bytes | None = None
+) -> MmsContent:
     """SMIL + PNG + text, as renderers.mms would hand it to the connector."""
     return MmsContent(
         (

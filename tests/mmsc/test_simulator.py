@@ -7,12 +7,14 @@ from fastapi.testclient import TestClient
 
 from alerts.dispatch.connectors.base import Address, AddressKind
 from alerts.dispatch.connectors.mm7_mime import build_content_part, build_related
+from alerts.dispatch.connectors.mm7_read import (
+    parse_soap,
+    parse_status,
+)
 from alerts.dispatch.connectors.mm7_xml import (
     Mm7Identity,
     ReportFacts,
     delivery_report_req_xml,
-    parse_soap,
-    parse_status,
     submit_req_xml,
 )
 from alerts.mmsc import SimulatorConfig, create_simulator_app
@@ -47,8 +49,10 @@ def post(client, body):
 
 def test_accepts_a_valid_submit(client):
     response, message, status = post(client, body_for())
-    assert response.status_code == 200 and message.name == "SubmitRsp"
-    assert status.code == 1000 and status.message_id
+    assert response.status_code == 200
+    assert message.name == "SubmitRsp"
+    assert status.code == 1000
+    assert status.message_id
     assert message.transaction_id == "batch-1"
     assert Mm7Schema().errors(response.content) == []
 
@@ -56,7 +60,10 @@ def test_accepts_a_valid_submit(client):
 def _smil(src: str) -> MmsContent:
     smil = f'<smil><body><par><img src="{src}"/></par></body></smil>'.encode()
     return MmsContent(
-        (MmsPart("application/smil", "smil", smil), MmsPart("image/png", "map", png_bytes(), "map.png"))
+        (
+            MmsPart("application/smil", "smil", smil),
+            MmsPart("image/png", "map", png_bytes(), "map.png"),
+        )
     )
 
 
@@ -75,7 +82,8 @@ def _smil(src: str) -> MmsContent:
 )
 def test_rejections(client, kwargs, code):
     response, message, status = post(client, body_for(**kwargs))
-    assert response.status_code == 500 and message.name == "Fault"
+    assert response.status_code == 500
+    assert message.name == "Fault"
     assert status.code == code
     assert b"RSErrorRsp" in response.content
 
@@ -110,19 +118,25 @@ def test_delivery_report_we_emit_is_schema_valid():
 def test_json_api_page_and_stats(client):
     _, _, status = post(client, body_for(numbers=("+15551230001", "+15551230002")))
     listing = client.get("/api/messages").json()
-    assert listing["count"] == 1 and listing["recipients"] == 2
+    assert listing["count"] == 1
+    assert listing["recipients"] == 2
     (summary,) = listing["messages"]
     assert summary["message_id"] == status.message_id
     assert summary["text"].startswith("Evacuate zone A")
     image = client.get(f"/api/messages/{status.message_id}/parts/{summary['image_part']}")
-    assert image.headers["content-type"] == "image/png" and image.content.startswith(b"\x89PNG")
+    assert image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
     assert client.get("/api/messages/nope").status_code == 404
     page = client.get("/")
-    assert page.status_code == 200 and "Evacuate zone A" in page.text
+    assert page.status_code == 200
+    assert "Evacuate zone A" in page.text
     assert f"/api/messages/{status.message_id}/parts/1" in page.text
-    assert "+15551230001" not in page.text and "+155***001" in page.text
+    assert "+15551230001" not in page.text
+    assert "+155***001" in page.text
     stats = client.get("/api/stats").json()
-    assert stats["requests"] == 1 and stats["accepted"] == 1 and stats["peak_rps"] >= 1
+    assert stats["requests"] == 1
+    assert stats["accepted"] == 1
+    assert stats["peak_rps"] >= 1
     assert client.post("/api/reset").json() == {"status": "reset"}
     assert client.get("/api/messages").json()["count"] == 0
 
@@ -131,7 +145,8 @@ def test_store_is_bounded():
     with TestClient(create_simulator_app(SimulatorConfig(store_limit=3))) as client:
         ids = [post(client, body_for())[2].message_id for _ in range(5)]
         listing = client.get("/api/messages").json()
-        assert listing["count"] == 5 and listing["stored"] == 3
+        assert listing["count"] == 5
+        assert listing["stored"] == 3
         assert [m["message_id"] for m in listing["messages"]] == ids[::-1][:3]
 
 
@@ -140,7 +155,8 @@ def test_peak_rate_counts_every_request_in_its_second():
         codes = [post(client, body_for())[2].code for _ in range(8)]
         stats = client.get("/api/stats").json()
     assert codes.count(4006) >= 5 - 3  # at most 3 per second get through
-    assert stats["peak_rps"] >= 3 and stats["throttled"] == codes.count(4006)
+    assert stats["peak_rps"] >= 3
+    assert stats["throttled"] == codes.count(4006)
 
 
 def test_report_loss_is_counted():
@@ -153,10 +169,36 @@ def test_report_loss_is_counted():
 def test_outcomes_must_be_known():
     with pytest.raises(ValueError, match="unknown MMStatus"):
         ReportPlan(outcomes={"Delivered": 1.0})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="less than or equal to 2"):
         ReportPlan(delay_s=5)
 
 
 @pytest.mark.parametrize(("raw", "shown"), [("+15551230001", "+155***001"), ("112", "***")])
 def test_mask_number(raw, shown):
     assert mask_number(raw) == shown
+
+
+def test_chunked_requests_are_refused(client):
+    body = body_for()
+
+    def chunks():
+        yield body.body[:100]
+        yield body.body[100:]
+
+    response = client.post("/mm7", content=chunks(), headers={"content-type": body.content_type})
+    status = parse_status(parse_soap(response.content))
+    assert status.code == 2007
+    assert "chunked" in (status.details or "")
+
+
+def test_slow_reports_are_delayed():
+    import random
+
+    from alerts.mmsc.reports import ReportSender
+    from alerts.mmsc.store import Stats
+
+    sender = ReportSender(Stats(), random.Random(3))
+    slow = ReportPlan(delay_s=0.5, jitter_s=0.0, slow_rate=1.0, slow_delay_s=4.0)
+    fast = ReportPlan(delay_s=0.5, jitter_s=0.2)
+    assert sender._delay(slow) == 4.5
+    assert all(0.5 <= sender._delay(fast) <= 0.7 for _ in range(50))

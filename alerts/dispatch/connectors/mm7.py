@@ -14,6 +14,7 @@ import base64
 import re
 import ssl
 import time
+import weakref
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,7 @@ from alerts.dispatch.connectors.base import (
     SubmitRequest,
     SubmitResult,
 )
+from alerts.dispatch.connectors.http11 import Http11Transport
 from alerts.dispatch.connectors.mm7_mime import (
     CONTENT_CID,
     HttpBody,
@@ -37,16 +39,18 @@ from alerts.dispatch.connectors.mm7_mime import (
     build_related,
     split_mm7_http,
 )
+from alerts.dispatch.connectors.mm7_read import (
+    Mm7ParseError,
+    Mm7Status,
+    parse_soap,
+    parse_status,
+)
 from alerts.dispatch.connectors.mm7_status import classify_http, classify_status
 from alerts.dispatch.connectors.mm7_xml import (
     REL6_NS,
     REL6_VERSION,
     Mm7Identity,
-    Mm7ParseError,
-    Mm7Status,
     cancel_req_xml,
-    parse_soap,
-    parse_status,
     replace_req_xml,
     submit_req_xml,
 )
@@ -106,20 +110,24 @@ class Mm7Config(ConnectorConfig):
         )
 
 
+FAST_TRANSPORTS: weakref.WeakKeyDictionary[httpx.AsyncClient, Http11Transport] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def mm7_client(config: Mm7Config, *, max_connections: int = 100) -> httpx.AsyncClient:
-    """An httpx client with this link's TLS settings (verification, CA bundle, client cert)."""
+    """An httpx client for this link: its TLS settings on the lean keep-alive transport."""
     context = ssl.create_default_context(cafile=str(config.ca_bundle) if config.ca_bundle else None)
     if not config.tls_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     if config.client_cert:
-        context.load_cert_chain(
-            str(config.client_cert), config.client_key and str(config.client_key)
-        )
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    return httpx.AsyncClient(verify=context, timeout=config.timeout(), limits=limits)
+        key = str(config.client_key) if config.client_key else None
+        context.load_cert_chain(str(config.client_cert), key)
+    transport = Http11Transport(context, max_connections=max_connections)
+    client = httpx.AsyncClient(transport=transport, timeout=config.timeout())
+    FAST_TRANSPORTS[client] = transport
+    return client
 
 
 def basic_authorization(username: str | None, password: SecretStr | None) -> str | None:
@@ -158,6 +166,8 @@ class Mm7Connector(Connector):
         self._limiter = RateLimiter(config.rate_limit_per_s)
         self.max_recipients = max(1, config.max_recipients)
         self._authorization = basic_authorization(config.username, config.password)
+        self._url = httpx.URL(config.url)
+        self._timeout = config.timeout()
 
     def build_submit(self, request: SubmitRequest, boundary: str | None = None) -> HttpBody:
         """The exact HTTP body of this request's SubmitReq (what `submit` posts)."""
@@ -221,16 +231,15 @@ class Mm7Connector(Connector):
     async def post(self, body: HttpBody) -> tuple[int | None, Mm7Status, Classification]:
         """POST one MM7 body and classify the answer (HTTP status, MM7 status, class)."""
         await self._limiter.acquire()
-        headers = {"Content-Type": body.content_type, "SOAPAction": f'"{self.config.soap_action}"'}
+        headers = {
+            "Content-Type": body.content_type,
+            "SOAPAction": f'"{self.config.soap_action}"',
+            "Accept-Encoding": "identity",
+        }
         if self._authorization:
             headers["Authorization"] = self._authorization
         try:
-            response = await self._client.post(
-                self.config.url,
-                content=body.body,
-                headers=headers,
-                timeout=self.config.timeout(),
-            )
+            response = await self._exchange(body.body, headers)
         except httpx.TimeoutException:
             return None, Mm7Status(0, "timeout"), Classification.RETRYABLE
         except httpx.TransportError as exc:
@@ -242,6 +251,17 @@ class Mm7Connector(Connector):
         return read_response(
             response.status_code, response.headers.get("content-type"), response.content
         )
+
+    async def _exchange(self, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        transport = FAST_TRANSPORTS.get(self._client)
+        if transport is None:
+            return await self._client.post(
+                self._url, content=content, headers=headers, timeout=self._timeout
+            )
+        # Our own transport: skip the client's redirect/cookie/auth machinery MM7 never needs.
+        request = httpx.Request("POST", self._url, headers=headers, content=content)
+        request.extensions["timeout"] = self._timeout.as_dict()
+        return await transport.handle_async_request(request)
 
 
 def read_response(

@@ -7,22 +7,24 @@ from datetime import datetime
 
 from alerts.dispatch.connectors.base import Address
 from alerts.dispatch.connectors.mm7_mime import MimePart, flatten, split_mm7_http
-from alerts.dispatch.connectors.mm7_status import DeliveryState, delivery_state
-from alerts.dispatch.connectors.mm7_xml import (
-    REL6_NS,
-    REL6_VERSION,
+from alerts.dispatch.connectors.mm7_read import (
     Mm7ParseError,
     Mm7Status,
     SoapMessage,
     address_leaf,
     child,
     children,
-    fault_xml,
     find_text,
     local,
     parse_address,
     parse_datetime,
     parse_soap,
+)
+from alerts.dispatch.connectors.mm7_status import DeliveryState, delivery_state
+from alerts.dispatch.connectors.mm7_xml import (
+    REL6_NS,
+    REL6_VERSION,
+    fault_xml,
     rsp_xml,
 )
 

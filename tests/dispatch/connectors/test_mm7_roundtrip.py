@@ -10,7 +10,9 @@ import pytest
 
 from alerts.dispatch.connectors.base import Classification
 from alerts.dispatch.connectors.mm7 import Mm7Config, Mm7Connector, mm7_client
-from alerts.dispatch.connectors.mm7_xml import REL5_NS
+from alerts.dispatch.connectors.mm7_xml import (
+    REL5_NS,
+)
 from alerts.mmsc import SimulatorConfig, create_simulator_app
 from alerts.mmsc.config import Faults
 from tests.mmsc.support import make_content, make_request, serve
@@ -27,7 +29,7 @@ def mmsc():
 
 @pytest.fixture
 def sim(mmsc):
-    url, simulator = mmsc
+    _url, simulator = mmsc
     simulator.config = SimulatorConfig(username="vasp", password="s3cret", vaspid="alertcast")
     simulator.reset()
     return simulator
@@ -58,15 +60,19 @@ def test_success_stores_the_message(sim, url):
     assert result.classification is Classification.SUCCESS
     assert (result.status_code, result.http_status) == (1000, 200)
     stored = sim.store.get(result.message_id)
-    assert stored is not None and [r.value for r in stored.recipients] == NUMBERS[:1]
-    assert stored.text.startswith("Evacuate zone A") and stored.priority == "High"
+    assert stored is not None
+    assert [r.value for r in stored.recipients] == NUMBERS[:1]
+    assert stored.text.startswith("Evacuate zone A")
+    assert stored.priority == "High"
     assert [p.data for p in stored.parts] == [p.data for p in make_content().parts]
 
 
 def test_multi_recipient_submit_in_one_request(sim, url):
     result = submit(_config(url, max_recipients=100), NUMBERS)
-    assert result.ok and not result.parts
-    assert sim.stats.counters["recipients"] == 3 and sim.stats.counters["requests"] == 1
+    assert result.ok
+    assert not result.parts
+    assert sim.stats.counters["recipients"] == 3
+    assert sim.stats.counters["requests"] == 1
 
 
 def test_3003_splits_into_single_recipient_submits(sim, url):
@@ -81,20 +87,25 @@ def test_3003_splits_into_single_recipient_submits(sim, url):
             return connector, first, second
 
     connector, first, second = asyncio.run(go())
-    assert first.classification is Classification.SPLIT and first.status_code == 3003
+    assert first.classification is Classification.SPLIT
+    assert first.status_code == 3003
     assert [p.classification for p in first.parts] == [Classification.SUCCESS] * 3
     assert [p.recipients[0].value for p in first.parts] == NUMBERS
     assert len({p.message_id for p in first.parts}) == 3
     assert connector.max_recipients == 1  # learned: the second batch is split up front
-    assert second.classification is Classification.SPLIT and len(second.parts) == 2
-    assert sim.stats.status_codes[3003] == 1 and sim.stats.status_codes[1000] == 5
+    assert second.classification is Classification.SPLIT
+    assert len(second.parts) == 2
+    assert sim.stats.status_codes[3003] == 1
+    assert sim.stats.status_codes[1000] == 5
 
 
 def test_3003_without_split_reports_it(sim, url):
     sim.config = sim.config.model_copy(update={"max_recipients": 1})
     result = submit(_config(url, max_recipients=10, split_on_3003=False), NUMBERS)
-    assert result.classification is Classification.SPLIT and result.status_code == 3003
-    assert not result.parts and result.http_status == 500
+    assert result.classification is Classification.SPLIT
+    assert result.status_code == 3003
+    assert not result.parts
+    assert result.http_status == 500
 
 
 @pytest.mark.parametrize(
@@ -113,7 +124,8 @@ def test_injected_status_codes(sim, url, code, expected):
     sim.config = sim.config.model_copy(update={"faults": Faults(error_rates={code: 1.0})})
     result = submit(_config(url))
     assert (result.status_code, result.classification) == (code, expected)
-    assert result.message_id is None and result.http_status == 500
+    assert result.message_id is None
+    assert result.http_status == 500
 
 
 def test_fault_with_http_200_is_still_a_fault(sim, url):
@@ -125,7 +137,9 @@ def test_fault_with_http_200_is_still_a_fault(sim, url):
 
 
 def test_wrong_namespace_version_pair_is_link_misconfigured(sim, url):
-    sim.config = sim.config.model_copy(update={"accepted_versions": [sim.config.accepted_versions[0]]})
+    sim.config = sim.config.model_copy(
+        update={"accepted_versions": [sim.config.accepted_versions[0]]}
+    )
     result = submit(_config(url, namespace=REL5_NS, mm7_version="5.3.0"))
     assert (result.status_code, result.classification) == (4002, Classification.LINK_MISCONFIGURED)
 
@@ -146,7 +160,8 @@ def test_auth_failure_is_link_misconfigured(sim, url, password):
     result = submit(_config(url, password=password))
     assert result.http_status == 401
     assert result.classification is Classification.LINK_MISCONFIGURED
-    assert sim.stats.counters["unauthorised"] == 1 and sim.store.total == 0
+    assert sim.stats.counters["unauthorised"] == 1
+    assert sim.store.total == 0
 
 
 @pytest.mark.parametrize("mode", ["503", "4006"])
@@ -158,11 +173,14 @@ def test_throttling_is_retryable(sim, url, mode):
         config = _config(url)
         async with mm7_client(config) as client:
             connector = Mm7Connector(config, client)
-            return await asyncio.gather(*(connector.submit(make_request(NUMBERS[:1])) for _ in range(6)))
+            return await asyncio.gather(
+                *(connector.submit(make_request(NUMBERS[:1])) for _ in range(6))
+            )
 
     results = asyncio.run(go())
     throttled = [r for r in results if not r.ok]
-    assert throttled and all(r.classification is Classification.RETRYABLE for r in throttled)
+    assert throttled
+    assert all(r.classification is Classification.RETRYABLE for r in throttled)
     expected = (503, 0) if mode == "503" else (500, 4006)
     assert {(r.http_status, r.status_code) for r in throttled} == {expected}
     assert sum(r.ok for r in results) <= 2
@@ -185,13 +203,15 @@ def test_timeout_is_retryable(sim, url):
     sim.config = sim.config.model_copy(update={"faults": Faults(latency_ms=600)})
     started = time.monotonic()
     result = submit(_config(url, read_timeout_s=0.15))
-    assert result.classification is Classification.RETRYABLE and result.status_text == "timeout"
+    assert result.classification is Classification.RETRYABLE
+    assert result.status_text == "timeout"
     assert time.monotonic() - started < 0.6
 
 
 def test_connection_refused_is_retryable(sim):
     result = submit(_config("http://127.0.0.1:9/mm7", connect_timeout_s=0.5))
-    assert result.classification is Classification.RETRYABLE and result.http_status is None
+    assert result.classification is Classification.RETRYABLE
+    assert result.http_status is None
 
 
 def test_oversized_content_is_refused(sim, url):
@@ -221,9 +241,11 @@ def test_cancel_and_replace(sim, url):
             return sent, replaced, cancelled, unknown
 
     sent, replaced, cancelled, unknown = asyncio.run(go())
-    assert replaced.status_code == 1000 and cancelled.status_code == 1000
+    assert replaced.status_code == 1000
+    assert cancelled.status_code == 1000
     stored = sim.store.get(sent.message_id)
-    assert stored.state == "cancelled" and stored.text == "Correction: zone B"
+    assert stored.state == "cancelled"
+    assert stored.text == "Correction: zone B"
     assert (unknown.status_code, unknown.classification) == (2005, Classification.PERMANENT)
 
 
@@ -246,6 +268,8 @@ def test_shared_client_is_reused(sim, url):
         config = _config(url)
         async with httpx.AsyncClient() as client:
             connector = Mm7Connector(config, client)
-            return [await connector.submit(make_request(NUMBERS[:1], tid=f"t{i}")) for i in range(3)]
+            return [
+                await connector.submit(make_request(NUMBERS[:1], tid=f"t{i}")) for i in range(3)
+            ]
 
     assert all(r.ok for r in asyncio.run(go()))

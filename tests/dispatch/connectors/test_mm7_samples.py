@@ -14,8 +14,10 @@ from alerts.dispatch.connectors.mm7_inbound import (
     parse_inbound,
 )
 from alerts.dispatch.connectors.mm7_mime import split_mm7_http
+from alerts.dispatch.connectors.mm7_read import (
+    parse_soap,
+)
 from alerts.dispatch.connectors.mm7_status import DeliveryState
-from alerts.dispatch.connectors.mm7_xml import parse_soap
 
 
 def _http(raw: bytes) -> tuple[bytes, str | None]:
@@ -37,15 +39,14 @@ def samples(shared_data):
     return shared_data / "mm7" / "samples"
 
 
-@pytest.mark.parametrize(
-    "name", ["deliver-req1.txt", "deliver-req2.txt", "deliver-req-post.txt"]
-)
+@pytest.mark.parametrize("name", ["deliver-req1.txt", "deliver-req2.txt", "deliver-req-post.txt"])
 def test_instantcom_text_deliver_reqs(samples, name):
     body, content_type = _http((samples / "instantcom-mm7" / name).read_bytes())
     message = parse_inbound(body, content_type)
     assert isinstance(message, DeliveredMessage)
     assert message.transaction_id == "vas00324-dlvr"
-    assert message.sender is not None and message.sender.kind is AddressKind.RFC2822
+    assert message.sender is not None
+    assert message.sender.kind is AddressKind.RFC2822
     assert message.subject == "Weather Forecast"
     assert message.text.startswith(("Los Angeles", "Science news"))
 
@@ -54,11 +55,14 @@ def test_deliver_req_with_base64_smil_and_gif(samples):
     body, ct = _http((samples / "instantcom-mm7" / "deliver-req3.txt").read_bytes())
     message = parse_inbound(body, ct)
     assert isinstance(message, DeliveredMessage)
-    assert message.sender is not None and message.sender.value == "+3859100010010"
+    assert message.sender is not None
+    assert message.sender.value == "+3859100010010"
     assert [r.value for r in message.recipients] == ["88888"]
     smil, gif = message.parts
-    assert smil.media_type == "application/smil" and smil.data.startswith(b"<smil>")
-    assert gif.media_type == "image/gif" and gif.data.startswith(b"GIF89a")
+    assert smil.media_type == "application/smil"
+    assert smil.data.startswith(b"<smil>")
+    assert gif.media_type == "image/gif"
+    assert gif.data.startswith(b"GIF89a")
     assert gif.location == "Bomb.gif"
 
 
@@ -78,7 +82,8 @@ def test_deliver_req_with_raw_binary_and_bare_content_ids(samples):
     jpeg = next(p for p in message.parts if p.media_type == "image/jpeg")
     # the fixture's JPEG went through a UTF-8 round trip upstream; we must keep its bytes as-is
     start = raw.index(b"Content-Location: DCIM_11.jpg\r\n\r\n") + 33
-    assert jpeg.content_id == "DCIM_11" and b"JFIF" in jpeg.data[:20]
+    assert jpeg.content_id == "DCIM_11"
+    assert b"JFIF" in jpeg.data[:20]
     assert raw[start : start + len(jpeg.data)] == jpeg.data
 
 
@@ -107,16 +112,22 @@ def test_sinch_submit_examples(samples):
         names.append(message.name)
         if message.name == "SubmitReq":
             assert message.transaction_id in ("1000001", "555e29f8879be")
-    assert names.count("SubmitReq") == 2 and "Fault" in names
+    assert names.count("SubmitReq") == 2
+    assert "Fault" in names
     full = next(b for b in blocks if b.startswith(b"POST"))
     http = split_mm7_http(*_http(full))
     part = http.find("cid:generic_content_id")
-    assert part is not None and {c.media_type for c in part.children} == {
+    assert part is not None
+    assert {c.media_type for c in part.children} == {
         "text/plain",
         "application/smil",
     }
     _, status, cls = read_response(200, "application/xml", _http(blocks[-1])[0])
-    assert (status.code, status.message_id, cls) == (1000, "369500617770864640", Classification.SUCCESS)
+    assert (status.code, status.message_id, cls) == (
+        1000,
+        "369500617770864640",
+        Classification.SUCCESS,
+    )
 
 
 def test_sinch_delivery_report_examples(samples):
@@ -139,5 +150,6 @@ def test_sinch_deliver_example_with_broken_prefixes(samples):
     full = next(b for b in raws if b.startswith(b"POST"))
     message = parse_inbound(*_http(full))
     assert isinstance(message, DeliveredMessage)
-    assert message.sender is not None and message.sender.value == "1617423433"
+    assert message.sender is not None
+    assert message.sender.value == "1617423433"
     assert "Test MO message!" in message.text

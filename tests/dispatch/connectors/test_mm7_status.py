@@ -66,8 +66,6 @@ def test_cid_normalisation_is_idempotent(value):
     assert normalise_cid(f"cid:<{once}>") == normalise_cid(once) or "%" in once
 
 
-@pytest.mark.parametrize(
-    "raw", ["cid:abc", "<abc>", " cid: abc", "CID:<abc>", "abc", "cid:%61bc"]
-)
+@pytest.mark.parametrize("raw", ["cid:abc", "<abc>", " cid: abc", "CID:<abc>", "abc", "cid:%61bc"])
 def test_cid_forms(raw):
     assert normalise_cid(raw) == "abc"

@@ -1,0 +1,159 @@
+"""The delivery queue's SQL: claim with leases, hand to the MMSC, record outcomes, sweep."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from alerts.db import bulk_insert, db_time, utcnow
+from alerts.dispatch.models import PlanState
+from alerts.dispatch.planner import stop_alert
+
+BACKOFF_BASE_S = 1.0
+BACKOFF_MAX_S = 60.0
+MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One claimed delivery."""
+
+    id: int
+    alert_id: int
+    content_id: int
+    recipient: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one delivery in a submit."""
+
+    delivery_id: int
+    state: str  # submitted | queued (retry) | failed
+    status_code: int | None
+    http_status: int | None
+    message_id: str | None = None
+    reason: str | None = None
+    retry_in_s: float = 0.0
+
+
+def backoff_s(attempts: int) -> float:
+    """Exponential backoff with full jitter for the attempt number just made."""
+    ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+_PICK_ALERTS = sa.text(
+    "SELECT alert_id FROM dispatch_plan WHERE state = 'dispatching' "
+    "ORDER BY priority DESC, last_claim_at ASC NULLS FIRST, alert_id LIMIT 8"
+)
+_CLAIM = """
+UPDATE delivery SET state = 'claimed', lease_until = :lease, batch_id = :batch, attempts = attempts + 1
+WHERE id IN (
+  SELECT id FROM delivery
+  WHERE alert_id = :alert AND (
+    (state = 'queued' AND next_attempt_at <= :now)
+    OR (state IN ('claimed', 'submitting') AND lease_until < :now))
+  ORDER BY priority DESC, id LIMIT :n {lock})
+RETURNING id, alert_id, content_id, recipient, attempts
+"""
+
+
+def claim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Claimed]:
+    """Claim up to ``n`` due deliveries of the least recently served, most urgent alert."""
+    with engine.begin() as conn:
+        pg = conn.dialect.name == "postgresql"
+        now = utcnow()
+        for (alert_id,) in conn.execute(_PICK_ALERTS).all():
+            sql = sa.text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED" if pg else ""))
+            rows = conn.execute(sql, {"lease": db_time(conn, now + timedelta(seconds=lease_s)), "batch": batch_id,
+                                      "alert": alert_id, "now": db_time(conn, now), "n": n}).all()
+            if rows:
+                conn.execute(sa.text("UPDATE dispatch_plan SET last_claim_at = :t WHERE alert_id = :a"),
+                             {"t": db_time(conn, now), "a": alert_id})
+                return [Claimed(*r) for r in sorted(rows)]
+    return []
+
+
+def begin_submit(engine: Engine, ids: Sequence[int], batch_id: str) -> list[int]:
+    """Move claimed rows to ``submitting`` unless a cancel got there first; returns those moved.
+
+    This row-locked transition is what makes "nothing is submitted after the cancel was
+    acknowledged" hold: a cancel either wins (rows cancelled, nothing sent) or waits for the
+    rows already ``submitting`` to finish before it acknowledges.
+    """
+    if not ids:
+        return []
+    with engine.begin() as conn:
+        q = sa.text("UPDATE delivery SET state = 'submitting' WHERE id IN :ids AND state = 'claimed' "
+                    "AND batch_id = :b RETURNING id").bindparams(sa.bindparam("ids", expanding=True))
+        return sorted(int(r[0]) for r in conn.execute(q, {"ids": list(ids), "b": batch_id}))
+
+
+def record(engine: Engine, alert_id: int, batch_id: str, outcomes: Sequence[Outcome]) -> None:
+    """Write a batch's outcomes and attempt history in one transaction."""
+    if not outcomes:
+        return
+    now = utcnow()
+    with engine.begin() as conn:
+        t = db_time(conn, now)
+        params = [_params(conn, o, now, t) for o in outcomes]
+        conn.execute(sa.text(
+            "UPDATE delivery SET state = :state, message_id = COALESCE(:mid, message_id), status_code = :code,"
+            " reason = :reason, submitted_at = COALESCE(:sub_at, submitted_at), final_at = COALESCE(:fin_at, final_at),"
+            " next_attempt_at = :next, lease_until = NULL WHERE id = :id AND state = 'submitting'"), params)
+        bulk_insert(conn, "delivery_attempt", ("delivery_id", "batch_id", "at", "status_code", "outcome", "http_status"),
+                    [(o.delivery_id, batch_id, t, o.status_code, o.state, o.http_status) for o in outcomes])
+        if any(o.state == "submitted" for o in outcomes):
+            conn.execute(sa.text("UPDATE dispatch_plan SET first_submit_at = :t WHERE alert_id = :a "
+                                 "AND first_submit_at IS NULL"), {"t": t, "a": alert_id})
+
+
+def _params(conn: sa.Connection, o: Outcome, now: datetime, t: object) -> dict[str, object]:
+    nxt = db_time(conn, now + timedelta(seconds=o.retry_in_s)) if o.state == "queued" else t
+    return {"state": o.state, "mid": o.message_id, "code": o.status_code, "reason": o.reason,
+            "sub_at": t if o.state == "submitted" else None, "fin_at": t if o.state == "failed" else None,
+            "next": nxt, "id": o.delivery_id}
+
+
+def release(engine: Engine, ids: Sequence[int], *, to_state: str = "queued", reason: str | None = None) -> None:
+    """Give claimed or submitting rows back (graceful shutdown, expired, link stopped)."""
+    if not ids:
+        return
+    with engine.begin() as conn:
+        final = to_state in ("expired", "cancelled", "failed")
+        q = sa.text(
+            "UPDATE delivery SET state = :s, lease_until = NULL, reason = COALESCE(:r, reason), "
+            "attempts = attempts - :undo, final_at = COALESCE(:fin_at, final_at) "
+            "WHERE id IN :ids AND state IN ('claimed', 'submitting')"
+        ).bindparams(sa.bindparam("ids", expanding=True))
+        fin_at = db_time(conn, utcnow()) if final else None
+        conn.execute(q, {"s": to_state, "r": reason, "undo": 1 if to_state == "queued" else 0, "fin_at": fin_at,
+                         "ids": list(ids)})
+
+
+def sweep(engine: Engine) -> None:
+    """Expire alerts past ``expires`` and close plans with nothing left to send."""
+    with engine.begin() as conn:
+        now = db_time(conn, utcnow())
+        expired = conn.execute(sa.text("SELECT alert_id FROM dispatch_plan WHERE state = 'dispatching' "
+                                       "AND expires_at IS NOT NULL AND expires_at <= :t"), {"t": now}).all()
+        for (alert_id,) in expired:
+            stop_alert(conn, alert_id, PlanState.EXPIRED, reason="alert expired")
+        conn.execute(sa.text(
+            "UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching' AND NOT EXISTS ("
+            "SELECT 1 FROM delivery d WHERE d.alert_id = dispatch_plan.alert_id "
+            "AND d.state IN ('queued', 'claimed', 'submitting'))"))
+
+
+def in_flight(engine: Engine, alert_id: int) -> int:
+    """Deliveries of an alert being handed to the MMSC right now."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'submitting'"),
+                                {"a": alert_id}).scalar_one())

@@ -1,0 +1,194 @@
+"""Wiring dispatch together: the MMSC link, workers, delivery-report writer, planner hook.
+
+Used by the app lifespan (embedded default: one in-process worker) and by ``alertcast worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import httpx
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+
+from alerts.dispatch import service as dispatch_service
+from alerts.dispatch.breaker import Breaker
+from alerts.dispatch.connectors.mm7 import Mm7Config, Mm7Connector, mm7_client
+from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport
+from alerts.dispatch.mm7_api import InboundLink, Mm7Sinks, create_mm7_router
+from alerts.dispatch.planner import Planner
+from alerts.dispatch.ratelimit import make_bucket
+from alerts.dispatch.tracking import DeliveryReportWriter, SubscriberReplies
+from alerts.dispatch.worker import Worker, WorkerConfig
+from alerts.intake.feeds import run_poller
+from alerts.intake.service import IngestOutcome
+from alerts.mmsc.config import ReportPlan, SimulatorConfig
+from alerts.settings import Settings
+from alerts.zones.targeting import Targeting
+from renderers import maps
+
+log = logging.getLogger(__name__)
+LINK = "default"
+SIM_PREFIX = "/mmsc-sim"
+
+
+def link_config(settings: Settings) -> Mm7Config:
+    """The MM7 link from settings (the embedded simulator when no MMSC URL is set)."""
+    extra: dict[str, object] = {}
+    if settings.mmsc_namespace and settings.mmsc_version:
+        extra.update(namespace=settings.mmsc_namespace, mm7_version=settings.mmsc_version)
+    url = settings.mmsc_url or f"{settings.public_base_url.rstrip('/')}{SIM_PREFIX}/mm7"
+    return Mm7Config(
+        name=LINK, url=url, username=settings.mmsc_user, password=settings.mmsc_password,
+        max_recipients=settings.mmsc_max_recipients, vaspid=settings.mmsc_vaspid, vasid=settings.mmsc_vasid,
+        sender_address=settings.mmsc_sender, service_code=settings.mmsc_service_code, **extra,  # type: ignore[arg-type]
+    )
+
+
+def inbound_links(settings: Settings) -> dict[str, InboundLink]:
+    """Credentials our ``/mm7/{link}`` endpoint expects from the MMSC."""
+    return {LINK: InboundLink(username=settings.mm7_inbound_user, password=settings.mm7_inbound_password)}
+
+
+def make_worker(engine: Engine, settings: Settings, client: httpx.AsyncClient) -> Worker:
+    """A worker on the configured link with the global rate limit."""
+    connector = Mm7Connector(link_config(settings), client)
+    bucket = make_bucket(engine, LINK, settings.mmsc_rate_limit)
+    return Worker(engine, connector, bucket, WorkerConfig(concurrency=settings.worker_concurrency), Breaker())
+
+
+def warm_up(targeting: Targeting) -> None:
+    """Load zone sets, basemaps and the time-zone finder before the first alert needs them."""
+    from shapely.geometry import box
+
+    for name in targeting.registry.names():
+        if not name.startswith("us_"):
+            targeting.registry.zone_set(name)
+    for lon, lat in ((-73.98, 40.70), (-80.10, 26.70)):
+        try:
+            maps.render_alert_map(box(lon, lat, lon + 0.01, lat + 0.01), event="warm-up", severity="Minor",
+                                  use_cache=False)
+        except Exception:  # warming is best effort; the real render reports its own errors
+            log.warning("map warm-up failed", exc_info=True)
+
+
+def replaced_by(engine: Engine, alert_id: int) -> list[int]:
+    """Ids of the alerts this one updates or cancels."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id FROM alert WHERE replaced_by_id = :a"), {"a": alert_id}).all()
+    return [int(r[0]) for r in rows]
+
+
+@dataclass
+class DispatchRuntime:
+    """The background parts of one process: DR writer, planner hook and (optionally) a worker."""
+
+    engine: Engine
+    settings: Settings
+    targeting: Targeting
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    worker: Worker | None = None
+    reports: DeliveryReportWriter | None = None
+    _planning: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def planner(self) -> Planner:
+        """A planner on this runtime's engine and targeting."""
+        return Planner(self.engine, self.targeting, self.settings.public_base_url.rstrip("/"))
+
+    async def on_alert_stored(self, outcome: IngestOutcome) -> None:
+        """Stop what an Update/Cancel replaces (before answering), then plan in the background."""
+        if not outcome.created or outcome.alert.state != "active" or outcome.alert.id is None:
+            return
+        alert_id = outcome.alert.id
+        await self.stop_replaced(alert_id)
+        task = asyncio.create_task(self.plan(alert_id))
+        self._planning.add(task)
+        task.add_done_callback(self._planning.discard)
+
+    async def stop_replaced(self, alert_id: int) -> None:
+        """Cancel the dispatch of the alerts ``alert_id`` updates or cancels; returns when none is in flight."""
+        for previous in await asyncio.to_thread(replaced_by, self.engine, alert_id):
+            await dispatch_service.cancel_async(self.engine, previous, reason=f"replaced by alert {alert_id}")
+
+    async def plan(self, alert_id: int, expected_max: int | None = None) -> None:
+        """Plan one alert now and wake the in-process worker.
+
+        An Update or Cancel first stops the alerts it replaces and waits until none of their
+        submits is in flight, so "who already received it" is final when the notices are planned.
+        """
+        await self.stop_replaced(alert_id)
+        try:
+            await asyncio.to_thread(self.planner().plan, alert_id, expected_max=expected_max)
+        except Exception:
+            log.exception("planning alert %s failed", alert_id)
+            raise
+        if self.worker is not None:
+            self.worker.wake.set()
+
+    def start(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        """Start the DR writer and, on the embedded default, an in-process worker."""
+        self.reports = DeliveryReportWriter(self.engine)
+        self.tasks.append(asyncio.create_task(self.reports.run(self.stop)))
+        self.tasks.append(asyncio.create_task(asyncio.to_thread(warm_up, self.targeting)))
+        self.tasks.append(asyncio.create_task(
+            run_poller(engine=self.engine, client=client, settings=self.settings, stop=self.stop)))
+        if self.settings.in_process_worker:
+            worker_client = mm7_client(link_config(self.settings))
+            self.worker = make_worker(self.engine, self.settings, worker_client)
+            self.tasks.append(asyncio.create_task(self._run_worker(worker_client)))
+
+    async def _run_worker(self, client: httpx.AsyncClient) -> None:
+        assert self.worker is not None
+        async with client:
+            await self.worker.run(self.stop)
+
+    async def close(self) -> None:
+        """Stop background work and wait for it."""
+        self.stop.set()
+        pending = [*self.tasks, *self._planning]
+        if pending:
+            await asyncio.wait(pending, timeout=35)
+
+
+class _AppSink:
+    """Delivery reports to the runtime of the app, looked up when they arrive."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def handle(self, report: DeliveryReport) -> None:
+        """Queue one report for the batch writer."""
+        runtime: DispatchRuntime = self.app.state.runtime
+        assert runtime.reports is not None
+        await runtime.reports.handle(report)
+
+
+class _AppReplies:
+    """Subscriber messages to the app's database."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def handle(self, message: DeliveredMessage) -> None:
+        """Store one subscriber message."""
+        await SubscriberReplies(self.app.state.engine).handle(message)
+
+
+def mm7_router(app: FastAPI, settings: Settings) -> APIRouter:
+    """The inbound MM7 router (``POST /mm7/{link}``) feeding the app's runtime."""
+    return create_mm7_router(inbound_links(settings), Mm7Sinks(delivery_reports=_AppSink(app), deliver=_AppReplies(app)))
+
+
+def simulator_config(settings: Settings) -> SimulatorConfig:
+    """Config of the embedded MMSC simulator: reports go back to our own inbound endpoint."""
+    return SimulatorConfig(
+        vasp_url=f"{settings.public_base_url.rstrip('/')}/mm7/{LINK}",
+        vasp_username=settings.mm7_inbound_user,
+        vasp_password=SecretStr(settings.mm7_inbound_password.get_secret_value()),
+        reports=ReportPlan(delay_s=settings.sim_report_delay_s, jitter_s=min(0.2, settings.sim_report_delay_s)),
+    )
