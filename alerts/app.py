@@ -18,10 +18,10 @@ from alerts.dispatch import api as dispatch_api
 from alerts.dispatch.metrics import QueueCollector
 from alerts.dispatch.runtime import SIM_PREFIX, DispatchRuntime, mm7_router, simulator_config
 from alerts.errors import Unavailable, install_error_handlers
-from alerts.mmsc.app import create_simulator_app
-from alerts.public import api as public_api
 from alerts.intake import api as intake_api
 from alerts.intake import feeds_api
+from alerts.mmsc.app import create_simulator_app
+from alerts.public import api as public_api
 from alerts.settings import Settings
 from alerts.subscribers import api as subscribers_api
 from alerts.zones import api as zones_api

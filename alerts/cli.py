@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.engine import Engine
 
 from alerts.settings import Settings, get_settings
 
@@ -28,7 +29,7 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from alerts.db import make_engine
 
     return make_engine(get_settings())
@@ -59,8 +60,13 @@ def serve(
     settings = _served_settings(host, port)
     configure_logging(settings.log_level)
     out.print(f"alertcast on [bold]http://{host}:{port}[/bold]  console: /console  API docs: /docs")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                timeout_graceful_shutdown=30)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=30,
+    )
 
 
 @app.command()
@@ -80,7 +86,9 @@ def worker(
 
 @app.command()
 def seed(
-    subscribers: Annotated[int, typer.Option(help="Synthetic subscribers to create if there are none")] = 10_000,
+    subscribers: Annotated[
+        int, typer.Option(help="Synthetic subscribers to create if there are none")
+    ] = 10_000,
 ) -> None:
     """Load the demo agency, operators and synthetic subscribers (idempotent)."""
     from alerts.demo import seed_demo
@@ -91,9 +99,15 @@ def seed(
 
 @app.command()
 def demo(
-    subscribers: Annotated[int, typer.Option(help="Synthetic subscribers placed by census population")] = 100_000,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object")] = False,
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the map and MMS preview go")] = Path("demo-out"),
+    subscribers: Annotated[
+        int, typer.Option(help="Synthetic subscribers placed by census population")
+    ] = 100_000,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as one JSON object")
+    ] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where the map and MMS preview go")] = Path(
+        "demo-out"
+    ),
 ) -> None:
     """Run the whole system once: NYC zones 1-2 hurricane evacuation to synthetic subscribers."""
     from alerts.demo import run_demo
@@ -214,4 +228,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

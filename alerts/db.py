@@ -86,7 +86,9 @@ def ping(engine: Engine) -> None:
         conn.execute(sa.text("SELECT 1"))
 
 
-def bulk_insert(conn: sa.Connection, table: str, cols: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+def bulk_insert(
+    conn: sa.Connection, table: str, cols: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
     """Insert many rows fast: COPY on PostgreSQL, executemany on SQLite (in the caller's transaction)."""
     if not rows:
         return

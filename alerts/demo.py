@@ -13,6 +13,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,13 @@ def _agency_key(settings: Settings, *, admin: bool = True) -> str:
             try:
                 agency = access.find_agency(session=session, ref=DEMO_AGENCY)
             except Exception:  # not there yet
-                agency = access.create_agency(session=session, data=AgencyCreate(name=DEMO_AGENCY, senders=[DEMO_SENDER]))
+                agency = access.create_agency(
+                    session=session, data=AgencyCreate(name=DEMO_AGENCY, senders=[DEMO_SENDER])
+                )
             assert agency.id is not None
-            return access.issue_key(session=session, agency_id=agency.id, label="demo", admin=admin).key
+            return access.issue_key(
+                session=session, agency_id=agency.id, label="demo", admin=admin
+            ).key
     finally:
         engine.dispose()
 
@@ -61,13 +66,20 @@ def _synth(settings: Settings, n: int) -> int:
 
     engine = make_engine(settings)
     try:
-        return synth_into(engine, zone_registry(settings.data_dir, settings.var_dir), n=n,
-                          zone_set="nyc_evacuation_zones", seed=2026).subscribers
+        return synth_into(
+            engine,
+            zone_registry(settings.data_dir, settings.var_dir),
+            n=n,
+            zone_set="nyc_evacuation_zones",
+            seed=2026,
+        ).subscribers
     finally:
         engine.dispose()
 
 
-def seed_demo(settings: Settings, *, subscribers: int, say: Callable[[str], None]) -> dict[str, str]:
+def seed_demo(
+    settings: Settings, *, subscribers: int, say: Callable[[str], None]
+) -> dict[str, str]:
     """Demo agency, an admin key (written under var/), operators, synthetic subscribers."""
     key = _agency_key(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -89,23 +101,36 @@ def _seed_users(settings: Settings, say: Callable[[str], None]) -> None:
         from alerts.access import users
     except ImportError:  # console not installed
         return
-    seeded = users.seed_demo_users(settings, agency_name=DEMO_AGENCY) if hasattr(users, "seed_demo_users") else []
+    seeded = (
+        users.seed_demo_users(settings, agency_name=DEMO_AGENCY)
+        if hasattr(users, "seed_demo_users")
+        else []
+    )
     for line in seeded:
         say(line)
 
 
 def _cap(zones: tuple[str, ...]) -> bytes:
-    from datetime import UTC, datetime, timedelta
-
     now = datetime.now(UTC).replace(microsecond=0)
-    t = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S+00:00")  # noqa: E731
-    geocodes = "".join(f"<geocode><valueName>nyc_evacuation_zones</valueName><value>{z}</value></geocode>"
-                       for z in zones)
+
+    def t(moment: datetime) -> str:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+    geocodes = "".join(
+        f"<geocode><valueName>nyc_evacuation_zones</valueName><value>{z}</value></geocode>"
+        for z in zones
+    )
     info = {
-        "en-US": ("Hurricane Evacuation Order", "Evacuate NYC hurricane zones 1 and 2 now",
-                  "Leave now for a shelter or friends outside zones 1 and 2. Take medicine and documents."),
-        "es-US": ("Orden de evacuación por huracán", "Evacúe ahora las zonas 1 y 2 de Nueva York",
-                  "Salga ahora hacia un refugio o a casa de amigos fuera de las zonas 1 y 2."),
+        "en-US": (
+            "Hurricane Evacuation Order",
+            "Evacuate NYC hurricane zones 1 and 2 now",
+            "Leave now for a shelter or friends outside zones 1 and 2. Take medicine and documents.",
+        ),
+        "es-US": (
+            "Orden de evacuación por huracán",
+            "Evacúe ahora las zonas 1 y 2 de Nueva York",
+            "Salga ahora hacia un refugio o a casa de amigos fuera de las zonas 1 y 2.",
+        ),
     }
     infos = "".join(
         f"<info><language>{lang}</language><category>Met</category><event>{ev}</event>"
@@ -117,10 +142,12 @@ def _cap(zones: tuple[str, ...]) -> bytes:
         f"<area><areaDesc>NYC hurricane evacuation zones {' and '.join(zones)}</areaDesc>{geocodes}</area></info>"
         for lang, (ev, head, instr) in info.items()
     )
-    return (f'<?xml version="1.0" encoding="UTF-8"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
-            f"<identifier>NYCEM-DEMO-{int(now.timestamp())}</identifier><sender>{DEMO_SENDER}</sender>"
-            f"<sent>{t(now)}</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>"
-            f"{infos}</alert>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+        f"<identifier>NYCEM-DEMO-{int(now.timestamp())}</identifier><sender>{DEMO_SENDER}</sender>"
+        f"<sent>{t(now)}</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>"
+        f"{infos}</alert>"
+    ).encode()
 
 
 def funnel(summary: dict[str, Any]) -> dict[str, int]:
@@ -128,13 +155,23 @@ def funnel(summary: dict[str, Any]) -> dict[str, int]:
     by = summary["by_state"]
     pending = sum(by.get(s, 0) for s in ("queued", "claimed", "submitting", "submitted"))
     submitted = sum(by.get(s, 0) for s in ("submitted", "delivered")) + _submitted_failures(summary)
-    return {"targeted": int(summary["targeted"]), "submitted": submitted, "delivered": by.get("delivered", 0),
-            "failed": by.get("failed", 0), "pending": pending, "cancelled": by.get("cancelled", 0),
-            "expired": by.get("expired", 0)}
+    return {
+        "targeted": int(summary["targeted"]),
+        "submitted": submitted,
+        "delivered": by.get("delivered", 0),
+        "failed": by.get("failed", 0),
+        "pending": pending,
+        "cancelled": by.get("cancelled", 0),
+        "expired": by.get("expired", 0),
+    }
 
 
 def _submitted_failures(summary: dict[str, Any]) -> int:
-    return sum(n for reason, n in summary.get("failures_by_reason", {}).items() if reason.startswith("MMStatus"))
+    return sum(
+        n
+        for reason, n in summary.get("failures_by_reason", {}).items()
+        if reason.startswith("MMStatus")
+    )
 
 
 def _table(counts: dict[str, int], seconds: float) -> Table:
@@ -153,8 +190,11 @@ def _server(settings: Settings, port: int) -> Iterator[str]:
 
     from alerts.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="error", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -177,30 +217,46 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_demo(*, subscribers: int, out_dir: Path, quiet: bool = False, timeout_s: float = 900) -> dict[str, Any]:
+def run_demo(
+    *, subscribers: int, out_dir: Path, quiet: bool = False, timeout_s: float = 900
+) -> dict[str, Any]:
     """Run the demo end to end and return the summary (also written to out_dir/summary.json)."""
     console = Console(stderr=True, quiet=quiet)
     out_dir.mkdir(parents=True, exist_ok=True)
     state = Path(tempfile.mkdtemp(prefix="alertcast-demo-"))
     port = _free_port()
     base = get_settings()
-    settings = base.model_copy(update={
-        "database_url": f"sqlite:///{state / 'demo.db'}", "var_dir": state, "env": "development",
-        "public_base_url": f"http://127.0.0.1:{port}", "in_process_worker": True, "embedded_mmsc": True,
-        "mmsc_url": None, "mmsc_max_recipients": 50, "worker_concurrency": 8, "sim_report_delay_s": 0.5,
-    })
+    settings = base.model_copy(
+        update={
+            "database_url": f"sqlite:///{state / 'demo.db'}",
+            "var_dir": state,
+            "env": "development",
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "in_process_worker": True,
+            "embedded_mmsc": True,
+            "mmsc_url": None,
+            "mmsc_max_recipients": 50,
+            "worker_concurrency": 8,
+            "sim_report_delay_s": 0.5,
+        }
+    )
     engine = make_engine(settings)
     migrate.upgrade(engine)
     engine.dispose()
-    console.print(f"[bold]1/4[/bold] {subscribers:,} synthetic subscribers placed by 2020 census population...")
+    console.print(
+        f"[bold]1/4[/bold] {subscribers:,} synthetic subscribers placed by 2020 census population..."
+    )
     _synth(settings, subscribers)
     key = _agency_key(settings)
     console.print(f"[bold]2/4[/bold] service with built-in MMSC simulator on 127.0.0.1:{port}")
     with _server(settings, port) as url, httpx.Client(base_url=url, timeout=60) as client:
         console.print("[bold]3/4[/bold] CAP hurricane evacuation order for zones 1-2 posted")
         started = time.monotonic()
-        resp = client.post("/api/v1/alerts", content=_cap(("1", "2")),
-                           headers={"Content-Type": "application/cap+xml", "Authorization": f"Bearer {key}"})
+        resp = client.post(
+            "/api/v1/alerts",
+            content=_cap(("1", "2")),
+            headers={"Content-Type": "application/cap+xml", "Authorization": f"Bearer {key}"},
+        )
         resp.raise_for_status()
         alert_id = int(resp.json()["id"])
         counts = _watch(client, alert_id, started, console, timeout_s)
@@ -213,14 +269,21 @@ def run_demo(*, subscribers: int, out_dir: Path, quiet: bool = False, timeout_s:
     return summary
 
 
-def _watch(client: httpx.Client, alert_id: int, started: float, console: Console, timeout_s: float) -> dict[str, int]:
+def _watch(
+    client: httpx.Client, alert_id: int, started: float, console: Console, timeout_s: float
+) -> dict[str, int]:
     counts = {"targeted": 0}
     with Live(_table(counts, 0), console=console, refresh_per_second=4, transient=False) as live:
         while time.monotonic() - started < timeout_s:
-            summary = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1}).json()["summary"]
+            summary = client.get(
+                f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1}
+            ).json()["summary"]
             counts = funnel(summary)
             live.update(_table(counts, time.monotonic() - started))
-            if summary["plan_state"] in ("done", "blocked", "cancelled", "expired") and counts["pending"] == 0:
+            if (
+                summary["plan_state"] in ("done", "blocked", "cancelled", "expired")
+                and counts["pending"] == 0
+            ):
                 break
             time.sleep(0.25)
     return counts

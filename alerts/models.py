@@ -13,8 +13,8 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "access_models",
-    "dispatch_models",
     "audit_models",
+    "dispatch_models",
     "intake_models",
     "metadata",
     "subscriber_models",

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     mmsc_url: str | None = Field(default=None, description="MM7 URL; unset = embedded simulator")
     mmsc_user: str | None = None
     mmsc_password: SecretStr | None = None
-    mmsc_rate_limit: float | None = Field(default=None, gt=0, description="SubmitReq/s, all workers")
+    mmsc_rate_limit: float | None = Field(
+        default=None, gt=0, description="SubmitReq/s, all workers"
+    )
     mmsc_max_recipients: int = Field(default=1, ge=1, le=1000)
     mmsc_namespace: str | None = None
     mmsc_version: str | None = None
@@ -48,6 +50,9 @@ class Settings(BaseSettings):
     mm7_inbound_user: str = "mmsc"
     mm7_inbound_password: SecretStr = SecretStr(DEFAULT_SECRET)
     worker_concurrency: int = Field(default=8, ge=1, le=512)
+    worker_lease_s: float = Field(
+        default=30.0, ge=1, le=600, description="a crashed worker's batch returns after this"
+    )
     log_level: str = "INFO"
 
     @model_validator(mode="after")

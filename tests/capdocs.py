@@ -27,13 +27,21 @@ def evacuation(
     now = datetime.now(UTC).replace(microsecond=0)
     ident = identifier or f"NYCEM-{uuid.uuid4().hex[:12]}"
     refs = f"<references>{references}</references>" if references else ""
-    geocodes = "".join(f"<geocode><valueName>{zone_set}</valueName><value>{z}</value></geocode>" for z in zones)
+    geocodes = "".join(
+        f"<geocode><valueName>{zone_set}</valueName><value>{z}</value></geocode>" for z in zones
+    )
     shape = f"<polygon>{polygon}</polygon>" if polygon else ""
     text = {
-        "en-US": ("Hurricane Evacuation Order", "Evacuate hurricane evacuation zones now",
-                  "Leave now. Go to a shelter or stay with friends outside the zone."),
-        "es-US": ("Orden de evacuación por huracán", "Evacúe las zonas de evacuación ahora",
-                  "Salga ahora. Vaya a un refugio o quédese con amigos fuera de la zona."),
+        "en-US": (
+            "Hurricane Evacuation Order",
+            "Evacuate hurricane evacuation zones now",
+            "Leave now. Go to a shelter or stay with friends outside the zone.",
+        ),
+        "es-US": (
+            "Orden de evacuación por huracán",
+            "Evacúe las zonas de evacuación ahora",
+            "Salga ahora. Vaya a un refugio o quédese con amigos fuera de la zona.",
+        ),
     }
     infos = "".join(
         f"<info><language>{lang}</language><category>Met</category><event>{text[lang][0]}</event>"

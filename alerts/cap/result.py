@@ -80,7 +80,7 @@ class ParseResult:
         return self.alert
 
 
-class CapRejected(ValueError):  # noqa: N818 - the name the callers were promised
+class CapRejected(ValueError):
     """Raised for callers that prefer exceptions; carries every issue found."""
 
     def __init__(self, issues: tuple[Issue, ...] | list[Issue]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -20,16 +20,23 @@ from alerts.errors import Forbidden
 from alerts.intake import service as intake
 
 router = APIRouter(tags=["dispatch"])
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 SSE_MAX_S = 3600.0
 
 
-@router.get("/api/v1/alerts/{alert_id}/deliveries", response_model=DeliveryPage, responses={404: _PROBLEM},
-            summary="Delivery funnel and rows")
+@router.get(
+    "/api/v1/alerts/{alert_id}/deliveries",
+    response_model=DeliveryPage,
+    responses={404: _PROBLEM},
+    summary="Delivery funnel and rows",
+)
 def deliveries(
     alert_id: int,
     session: SessionDep,
-    state: Annotated[str | None, Query(pattern="^(queued|claimed|submitting|submitted|delivered|failed|expired|cancelled)$")] = None,
+    state: Annotated[
+        str | None,
+        Query(pattern="^(queued|claimed|submitting|submitted|delivered|failed|expired|cancelled)$"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DeliveryPage:
@@ -37,13 +44,17 @@ def deliveries(
     intake.get_alert(session=session, alert_id=alert_id)
     return DeliveryPage(
         summary=service.summary(session=session, alert_id=alert_id),
-        items=service.deliveries(session=session, alert_id=alert_id, state=state, limit=limit, offset=offset),
+        items=service.deliveries(
+            session=session, alert_id=alert_id, state=state, limit=limit, offset=offset
+        ),
         limit=limit,
         offset=offset,
     )
 
 
-async def _events(request: Request, engine: EngineDep, alert_id: int, interval_s: float) -> AsyncIterator[str]:
+async def _events(
+    request: Request, engine: EngineDep, alert_id: int, interval_s: float
+) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     started = loop.time()
     last = ""
@@ -65,11 +76,16 @@ def _summary(engine: EngineDep, alert_id: int) -> DeliverySummary:
 
 
 def _settled(summary: DeliverySummary) -> bool:
-    return not any(summary.by_state.get(s) for s in ("queued", "claimed", "submitting", "submitted"))
+    return not any(
+        summary.by_state.get(s) for s in ("queued", "claimed", "submitting", "submitted")
+    )
 
 
-@router.get("/api/v1/alerts/{alert_id}/events", responses={200: {"content": {"text/event-stream": {}}}},
-            summary="Live delivery summary (Server-Sent Events)")
+@router.get(
+    "/api/v1/alerts/{alert_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}}},
+    summary="Live delivery summary (Server-Sent Events)",
+)
 def events(
     alert_id: int,
     request: Request,
@@ -79,25 +95,49 @@ def events(
 ) -> StreamingResponse:
     """A `summary` event whenever the funnel changes; `end` once nothing is pending."""
     intake.get_alert(session=session, alert_id=alert_id)
-    return StreamingResponse(_events(request, engine, alert_id, interval_s), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _events(request, engine, alert_id, interval_s),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-@router.post("/api/v1/alerts/{alert_id}/cancel", responses={403: _PROBLEM, 404: _PROBLEM},
-             summary="Stop dispatching an alert now")
-async def cancel(alert_id: int, principal: CurrentPrincipal, session: SessionDep, engine: EngineDep) -> dict[str, int]:
+@router.post(
+    "/api/v1/alerts/{alert_id}/cancel",
+    responses={403: _PROBLEM, 404: _PROBLEM},
+    summary="Stop dispatching an alert now",
+)
+async def cancel(
+    alert_id: int, principal: CurrentPrincipal, session: SessionDep, engine: EngineDep
+) -> dict[str, int]:
     """Cancel every delivery not yet handed to the MMSC; answers once none is in flight."""
     alert = intake.get_alert(session=session, alert_id=alert_id)
     if alert.sender not in principal.agency.senders:
-        raise Forbidden(f"agency {principal.agency.name!r} may not cancel alerts of {alert.sender!r}")
+        raise Forbidden(
+            f"agency {principal.agency.name!r} may not cancel alerts of {alert.sender!r}"
+        )
     result = await service.cancel_async(engine, alert_id, reason="cancelled by operator")
-    audit.record(session=session, actor=f"key:{principal.key_id}", action="alert.dispatch.cancel",
-                 target_type="alert", target_id=alert_id, detail=result)
+    audit.record(
+        session=session,
+        actor=f"key:{principal.key_id}",
+        action="alert.dispatch.cancel",
+        target_type="alert",
+        target_id=alert_id,
+        detail=result,
+    )
     return result
 
 
-@router.get("/metrics", response_class=Response, include_in_schema=True, tags=["ops"], summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    include_in_schema=True,
+    tags=["ops"],
+    summary="Prometheus metrics",
+)
 def metrics(request: Request) -> Response:
     """Prometheus text exposition: deliveries by state, queue depth, submit latency, MMSC answers."""
-    return Response(exposition(getattr(request.app.state, "metrics_registry", None)),
-                    media_type="text/plain; version=0.0.4")
+    return Response(
+        exposition(getattr(request.app.state, "metrics_registry", None)),
+        media_type="text/plain; version=0.0.4",
+    )

@@ -26,6 +26,7 @@ class Breaker:
     failures: int = 0
     opens: int = 0
     reopen_at: float = 0.0
+    probing: bool = False
     transitions: list[tuple[float, BreakerState]] = field(default_factory=list)
 
     def _set(self, state: BreakerState) -> None:
@@ -37,12 +38,26 @@ class Breaker:
         """May a batch go now? In half-open only one probe batch goes at a time."""
         if self.state is BreakerState.OPEN and time.monotonic() >= self.reopen_at:
             self._set(BreakerState.HALF_OPEN)
+            self.probing = False
+        if self.state is BreakerState.HALF_OPEN and not self.probing:
+            self.probing = True
             return True
         return self.state is BreakerState.CLOSED
 
+    def probe_undecided(self) -> None:
+        """The probe sent nothing or got no verdict (no due rows, an error): let another go.
+
+        Without this a half-open breaker whose probe found no due rows (all in backoff after
+        the outage) would never probe again and the worker would stop for good.
+        """
+        if self.state is BreakerState.HALF_OPEN:
+            self.probing = False
+
     def wait_s(self) -> float:
         """Seconds until the next probe may go (0 when closed)."""
-        return max(0.0, self.reopen_at - time.monotonic()) if self.state is BreakerState.OPEN else 0.0
+        return (
+            max(0.0, self.reopen_at - time.monotonic()) if self.state is BreakerState.OPEN else 0.0
+        )
 
     def success(self) -> None:
         """A batch got through: close."""

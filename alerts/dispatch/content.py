@@ -59,14 +59,23 @@ def info_texts(alert: Alert, time_zone: str) -> list[text.InfoText]:
 def pack(content: MmsContent) -> bytes:
     """Serialise an MMS body for the content table."""
     return json.dumps(
-        [{"t": p.content_type, "c": p.content_id, "l": p.location, "d": base64.b64encode(p.data).decode()}
-         for p in content.parts]
+        [
+            {
+                "t": p.content_type,
+                "c": p.content_id,
+                "l": p.location,
+                "d": base64.b64encode(p.data).decode(),
+            }
+            for p in content.parts
+        ]
     ).encode()
 
 
 def unpack(data: bytes) -> MmsContent:
     """Read back an MMS body stored by ``pack``."""
-    return MmsContent(tuple(MmsPart(p["t"], p["c"], base64.b64decode(p["d"]), p["l"]) for p in json.loads(data)))
+    return MmsContent(
+        tuple(MmsPart(p["t"], p["c"], base64.b64decode(p["d"]), p["l"]) for p in json.loads(data))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +110,17 @@ def render_messages(
         draw = partial(_map, geometry, info, alert)
         content = mms.build_mms(text=body, render_map=draw)
         image = content.parts[1]
-        out.append(RenderedMessage(kind, language, _subject(kind, language, info), body, image.data,
-                                   image.content_type, content))
+        out.append(
+            RenderedMessage(
+                kind,
+                language,
+                _subject(kind, language, info),
+                body,
+                image.data,
+                image.content_type,
+                content,
+            )
+        )
     return out
 
 
@@ -113,7 +131,9 @@ def _body(kind: MessageKind, info: text.InfoText, language: str, link: str) -> s
     return text.message_text(info, link=link).full
 
 
-def _map(geometry: BaseGeometry, info: text.InfoText, alert: Alert, size: tuple[int, int], budget: int) -> tuple[bytes, str]:
+def _map(
+    geometry: BaseGeometry, info: text.InfoText, alert: Alert, size: tuple[int, int], budget: int
+) -> tuple[bytes, str]:
     return maps.render_alert_map(
         geometry,
         event=info.event,
@@ -130,10 +150,19 @@ def _map(geometry: BaseGeometry, info: text.InfoText, alert: Alert, size: tuple[
     )
 
 
-def content_row(alert_id: int, msg: RenderedMessage, *, priority_high: bool, expires_at: datetime | None) -> Content:
+def content_row(
+    alert_id: int, msg: RenderedMessage, *, priority_high: bool, expires_at: datetime | None
+) -> Content:
     """The content table row for one rendered message."""
     return Content(
-        alert_id=alert_id, kind=msg.kind.value, language=msg.language, subject=msg.subject, text=msg.body,
-        image=msg.image, image_type=msg.image_type, mms=pack(msg.mms), priority_high=priority_high,
+        alert_id=alert_id,
+        kind=msg.kind.value,
+        language=msg.language,
+        subject=msg.subject,
+        text=msg.body,
+        image=msg.image,
+        image_type=msg.image_type,
+        mms=pack(msg.mms),
+        priority_high=priority_high,
         expires_at=expires_at,
     )

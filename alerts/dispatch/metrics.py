@@ -19,16 +19,22 @@ class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.submit_seconds = Histogram(
-            "alertcast_submit_seconds", "MM7 SubmitReq round trip", registry=self.registry,
+            "alertcast_submit_seconds",
+            "MM7 SubmitReq round trip",
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.mmsc_answers = Counter(
-            "alertcast_mmsc_answers_total", "MMSC answers by MM7 status code and class",
-            ["code", "classification"], registry=self.registry,
+            "alertcast_mmsc_answers_total",
+            "MMSC answers by MM7 status code and class",
+            ["code", "classification"],
+            registry=self.registry,
         )
         self.delivery_reports = Counter(
-            "alertcast_delivery_reports_total", "Delivery reports processed by resulting state",
-            ["state"], registry=self.registry,
+            "alertcast_delivery_reports_total",
+            "Delivery reports processed by resulting state",
+            ["state"],
+            registry=self.registry,
         )
         self.breaker_state: Callable[[], str] = lambda: "closed"
 
@@ -52,10 +58,14 @@ class QueueCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """Yield the gauges."""
-        by_state = GaugeMetricFamily("alertcast_deliveries", "Deliveries by state", labels=["state"])
+        by_state = GaugeMetricFamily(
+            "alertcast_deliveries", "Deliveries by state", labels=["state"]
+        )
         depth = GaugeMetricFamily("alertcast_queue_depth", "Deliveries waiting to be submitted")
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT state, count(*) FROM delivery GROUP BY state")).all()
+            rows = conn.execute(
+                sa.text("SELECT state, count(*) FROM delivery GROUP BY state")
+            ).all()
         counts = {str(s): int(n) for s, n in rows}
         for state, n in sorted(counts.items()):
             by_state.add_metric([state], n)
@@ -63,8 +73,9 @@ class QueueCollector(Collector):
         yield by_state
         yield depth
         if self.breaker_state is not None:
-            breaker = GaugeMetricFamily("alertcast_breaker_open", "1 when the MMSC link's breaker is open",
-                                        labels=["state"])
+            breaker = GaugeMetricFamily(
+                "alertcast_breaker_open", "1 when the MMSC link's breaker is open", labels=["state"]
+            )
             breaker.add_metric([self.breaker_state()], 1.0)
             yield breaker
 

@@ -141,6 +141,18 @@ def mmsc_sim(
     max_recipients: Annotated[int, typer.Option(help="recipients per SubmitReq before 3003")] = 100,
     error_rate: Annotated[float, typer.Option(help="share of submits answered 4006")] = 0.0,
     throttle_rps: Annotated[float | None, typer.Option(help="answer 4006 above this rate")] = None,
+    throttle_response: Annotated[
+        str, typer.Option(help="answer above --throttle-rps: 4006 or 503")
+    ] = "4006",
+    latency_ms: Annotated[float, typer.Option(help="mean SubmitReq answer latency, ms")] = 0.0,
+    latency_distribution: Annotated[
+        str, typer.Option(help="latency: fixed, uniform or exponential")
+    ] = "fixed",
+    outage: Annotated[
+        list[str] | None,
+        typer.Option(help="START:END seconds after start answered 503; repeatable"),
+    ] = None,
+    store_limit: Annotated[int, typer.Option(help="messages kept for /api/messages")] = 1000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
     """Run the MMSC simulator (MM7 endpoint at /mm7, messages page at /)."""
@@ -154,12 +166,29 @@ def mmsc_sim(
         vasp_username=vasp_user,
         vasp_password=SecretStr(vasp_password) if vasp_password else None,
         max_recipients=max_recipients,
+        store_limit=store_limit,
         reports=ReportPlan(delay_s=dr_delay),
-        faults=Faults(
-            error_rates={4006: error_rate} if error_rate else {}, throttle_rps=throttle_rps
+        faults=Faults.model_validate(
+            {
+                "error_rates": {4006: error_rate} if error_rate else {},
+                "throttle_rps": throttle_rps,
+                "throttle_response": throttle_response,
+                "latency_ms": latency_ms,
+                "latency_distribution": latency_distribution,
+                "outages": [_window(w) for w in outage or ()],
+            }
         ),
     )
     uvicorn.run(create_simulator_app(config), host=host, port=port, log_level=log_level, ws="none")
+
+
+def _window(text: str) -> tuple[float, float]:
+    """``START:END`` (seconds after the simulator started) as a pair of floats."""
+    start, _, end = text.partition(":")
+    try:
+        return float(start), float(end)
+    except ValueError:
+        raise typer.BadParameter(f"outage {text!r} is not START:END in seconds") from None
 
 
 __all__ = ["link_test_content", "mm7_app", "mmsc_sim"]

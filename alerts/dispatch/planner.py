@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from alerts.access.models import Agency
 from alerts.db import bulk_insert, db_time, utcnow
 from alerts.dispatch import content as rendering
-from alerts.dispatch.models import Content, DeliveryState, DispatchPlan, MessageKind, PlanState
+from alerts.dispatch.models import DeliveryState, DispatchPlan, MessageKind, PlanState
 from alerts.intake.models import Alert
 from alerts.zones.targeting import Selection, Targeting
 
@@ -50,6 +50,10 @@ def priority_of(alert: Alert, kind: MessageKind) -> int:
     return 50 if alert.severity == "Severe" else 10
 
 
+Batch = tuple[MessageKind, BaseGeometry, Alert, Selection]
+"""One group of messages to plan: kind, area drawn on the map, alert whose text is used, recipients."""
+
+
 class Blocked(Exception):
     """A guard refused the alert; the rule code and reason are recorded on the plan."""
 
@@ -71,8 +75,14 @@ class Planner:
         with Session(self.engine, expire_on_commit=False) as session:
             existing = session.get(DispatchPlan, alert_id)
             if existing is not None:
-                return PlanOutcome(alert_id, PlanState(existing.state), existing.targeted, existing.by_language,
-                                   existing.blocked_rule, existing.blocked_reason)
+                return PlanOutcome(
+                    alert_id,
+                    PlanState(existing.state),
+                    existing.targeted,
+                    existing.by_language,
+                    existing.blocked_rule,
+                    existing.blocked_reason,
+                )
             alert = session.get(Alert, alert_id)
             assert alert is not None, f"alert {alert_id} vanished"
             try:
@@ -84,7 +94,9 @@ class Planner:
     def _plan(self, session: Session, alert: Alert, expected_max: int | None) -> PlanOutcome:
         assert alert.id is not None
         if alert.status in NOT_DISPATCHED_STATUS or alert.msg_type in NOT_DISPATCHED_TYPES:
-            return self._record_done(alert, f"status {alert.status} / {alert.msg_type} is not broadcast")
+            return self._record_done(
+                alert, f"status {alert.status} / {alert.msg_type} is not broadcast"
+            )
         if alert.expires_utc is not None and alert.expires_utc <= utcnow():
             return self._record(alert, PlanState.EXPIRED, [], reason="expired before dispatch")
         if alert.msg_type == "Cancel":
@@ -94,9 +106,13 @@ class Planner:
         test_only = alert.status in ("Exercise", "Test")
         selection = self.targeting.select(session, geometry, test_only=test_only)
         count = int(selection.subscriber_ids.size)
-        if expected_max is not None and count > max(expected_max * OVERSHOOT_FACTOR, expected_max + 10):
-            raise Blocked("TARGET-COUNT-ABOVE-PREVIEW",
-                          f"{count} recipients but the operator's preview said {expected_max}")
+        if expected_max is not None and count > max(
+            expected_max * OVERSHOOT_FACTOR, expected_max + 10
+        ):
+            raise Blocked(
+                "TARGET-COUNT-ABOVE-PREVIEW",
+                f"{count} recipients but the operator's preview said {expected_max}",
+            )
         kind = MessageKind.UPDATE if alert.msg_type == "Update" else MessageKind.ALERT
         batches = [(kind, geometry, alert, selection)]
         if kind is MessageKind.UPDATE:
@@ -106,7 +122,9 @@ class Planner:
     def _geometry(self, alert: Alert) -> BaseGeometry:
         if alert.area_errors:
             first = alert.area_errors[0]
-            raise Blocked(f"AREA-{str(first.get('rule', 'invalid')).upper()}", str(first.get("message")))
+            raise Blocked(
+                f"AREA-{str(first.get('rule', 'invalid')).upper()}", str(first.get("message"))
+            )
         if not alert.area_geojson:
             raise Blocked("AREA-EMPTY", "the alert's area resolved to no geometry: nothing is sent")
         geometry = shape(json.loads(alert.area_geojson))
@@ -121,7 +139,10 @@ class Planner:
         jurisdiction = shape(json.loads(agency.jurisdiction_geojson))
         outside = geometry.difference(jurisdiction.buffer(1e-4))
         if not outside.is_empty and outside.area > 1e-9:
-            raise Blocked("AREA-OUTSIDE-JURISDICTION", f"part of the area lies outside {agency.name}'s jurisdiction")
+            raise Blocked(
+                "AREA-OUTSIDE-JURISDICTION",
+                f"part of the area lies outside {agency.name}'s jurisdiction",
+            )
 
     def _previous(self, session: Session, alert: Alert) -> list[Alert]:
         return list(session.exec(select(Alert).where(Alert.replaced_by_id == alert.id)))
@@ -135,14 +156,21 @@ class Planner:
         ).bindparams(sa.bindparam("ids", expanding=True))
         return np.array([r[0] for r in session.execute(q, {"ids": alert_ids})], dtype=np.int64)
 
-    def _not_affected(self, session: Session, alert: Alert, selection: Selection) -> list[tuple]:  # type: ignore[type-arg]
+    def _not_affected(self, session: Session, alert: Alert, selection: Selection) -> list[Batch]:
         previous = self._previous(session, alert)
         reached = self._reached(session, [p.id for p in previous if p.id is not None])
         gone = np.setdiff1d(reached, selection.subscriber_ids)
         if gone.size == 0 or not previous:
             return []
         old = previous[0]
-        return [(MessageKind.NOT_AFFECTED, self._geometry(alert), alert, _plain_selection(session, gone, old))]
+        return [
+            (
+                MessageKind.NOT_AFFECTED,
+                self._geometry(alert),
+                alert,
+                _plain_selection(session, gone, old),
+            )
+        ]
 
     def _plan_cancel(self, session: Session, alert: Alert) -> PlanOutcome:
         previous = self._previous(session, alert)
@@ -152,8 +180,18 @@ class Planner:
         source = previous[0]
         text_alert = alert if alert.infos else _as_cancel(source)
         geometry = self._geometry(source)
-        return self._record(alert, PlanState.DISPATCHING,
-                            [(MessageKind.CANCEL, geometry, text_alert, _plain_selection(session, reached, source))])
+        return self._record(
+            alert,
+            PlanState.DISPATCHING,
+            [
+                (
+                    MessageKind.CANCEL,
+                    geometry,
+                    text_alert,
+                    _plain_selection(session, reached, source),
+                )
+            ],
+        )
 
     def _record_done(self, alert: Alert, reason: str) -> PlanOutcome:
         return self._record(alert, PlanState.DONE, [], reason=reason)
@@ -161,53 +199,99 @@ class Planner:
     def _record_blocked(self, alert: Alert, exc: Blocked, expected_max: int | None) -> PlanOutcome:
         assert alert.id is not None
         with self.engine.begin() as conn, Session(bind=conn) as session:
-            session.add(DispatchPlan(alert_id=alert.id, state=PlanState.BLOCKED.value, blocked_rule=exc.rule,
-                                     blocked_reason=exc.reason, expected_max=expected_max, planned_at=utcnow()))
+            session.add(
+                DispatchPlan(
+                    alert_id=alert.id,
+                    state=PlanState.BLOCKED.value,
+                    blocked_rule=exc.rule,
+                    blocked_reason=exc.reason,
+                    expected_max=expected_max,
+                    planned_at=utcnow(),
+                )
+            )
             session.flush()
         return PlanOutcome(alert.id, PlanState.BLOCKED, blocked_rule=exc.rule, reason=exc.reason)
 
-    def _record(self, alert: Alert, state: PlanState, batches: list[tuple], *,  # type: ignore[type-arg]
-                reason: str | None = None, expected_max: int | None = None) -> PlanOutcome:
+    def _record(
+        self,
+        alert: Alert,
+        state: PlanState,
+        batches: list[Batch],
+        *,
+        reason: str | None = None,
+        expected_max: int | None = None,
+    ) -> PlanOutcome:
         assert alert.id is not None
-        rendered = [self._render(kind, geometry, text_alert, sel) for kind, geometry, text_alert, sel in batches]
+        rendered = [
+            self._render(kind, geometry, text_alert, sel)
+            for kind, geometry, text_alert, sel in batches
+        ]
         by_language: dict[str, int] = {}
         for _, _, _, sel in batches:
             for lang, n in sel.by_language().items():
                 by_language[lang] = by_language.get(lang, 0) + n
         targeted = sum(int(sel.subscriber_ids.size) for *_, sel in batches)
         with self.engine.begin() as conn, Session(bind=conn) as session:
-            plan = DispatchPlan(alert_id=alert.id, state=state.value, targeted=targeted, by_language=by_language,
-                                expected_max=expected_max, blocked_reason=reason, planned_at=utcnow(),
-                                expires_at=alert.expires_utc,
-                                priority=max((priority_of(alert, b[0]) for b in batches), default=0))
+            plan = DispatchPlan(
+                alert_id=alert.id,
+                state=state.value,
+                targeted=targeted,
+                by_language=by_language,
+                expected_max=expected_max,
+                blocked_reason=reason,
+                planned_at=utcnow(),
+                expires_at=alert.expires_utc,
+                priority=max((priority_of(alert, b[0]) for b in batches), default=0),
+            )
             session.add(plan)
             if state is PlanState.DISPATCHING and alert.msg_type in ("Update", "Cancel"):
-                _stop_previous(conn, [p.id for p in self._previous(session, alert) if p.id is not None])
+                _stop_previous(
+                    conn, [p.id for p in self._previous(session, alert) if p.id is not None]
+                )
             for (kind, _, _, sel), messages in zip(batches, rendered, strict=True):
                 self._write(session, conn, alert, kind, sel, messages)
             session.flush()
         return PlanOutcome(alert.id, state, targeted, by_language, reason=reason)
 
-    def _render(self, kind: MessageKind, geometry: BaseGeometry, text_alert: Alert, sel: Selection) -> list[rendering.RenderedMessage]:
+    def _render(
+        self, kind: MessageKind, geometry: BaseGeometry, text_alert: Alert, sel: Selection
+    ) -> list[rendering.RenderedMessage]:
         languages = list(sel.by_language()) or ["en"]
         link = f"{self.public_base_url}/a/{text_alert.short_id}"
-        return rendering.render_messages(text_alert, geometry, kind=kind, languages=languages, link=link)
+        return rendering.render_messages(
+            text_alert, geometry, kind=kind, languages=languages, link=link
+        )
 
-    def _write(self, session: Session, conn: sa.Connection, alert: Alert, kind: MessageKind, sel: Selection,
-               messages: list[rendering.RenderedMessage]) -> None:
+    def _write(
+        self,
+        session: Session,
+        conn: sa.Connection,
+        alert: Alert,
+        kind: MessageKind,
+        sel: Selection,
+        messages: list[rendering.RenderedMessage],
+    ) -> None:
         assert alert.id is not None
         high = priority_of(alert, kind) >= 100
         ids: dict[str, int] = {}
         for msg in messages:
-            row = rendering.content_row(alert.id, msg, priority_high=high, expires_at=alert.expires_utc)
+            row = rendering.content_row(
+                alert.id, msg, priority_high=high, expires_at=alert.expires_utc
+            )
             session.add(row)
             session.flush()
             assert row.id is not None
             ids[msg.language] = row.id
         fallback = ids[messages[0].language]
-        per_code = np.array([ids.get(lang, fallback) for lang in sel.languages] or [fallback], dtype=np.int64)
-        content_ids = per_code[sel.language_codes] if sel.subscriber_ids.size else np.empty(0, np.int64)
-        _insert_deliveries(conn, alert.id, kind, priority_of(alert, kind), sel.subscriber_ids, content_ids)
+        per_code = np.array(
+            [ids.get(lang, fallback) for lang in sel.languages] or [fallback], dtype=np.int64
+        )
+        content_ids = (
+            per_code[sel.language_codes] if sel.subscriber_ids.size else np.empty(0, np.int64)
+        )
+        _insert_deliveries(
+            conn, alert.id, kind, priority_of(alert, kind), sel.subscriber_ids, content_ids
+        )
 
 
 def _as_cancel(source: Alert) -> Alert:
@@ -218,10 +302,14 @@ def _as_cancel(source: Alert) -> Alert:
 
 def _plain_selection(session: Session, ids: np.ndarray, alert: Alert) -> Selection:
     """A selection for known subscriber ids (cancel / not-affected recipients) with their languages."""
-    q = sa.text("SELECT id, language FROM subscriber WHERE id IN :ids AND status = 'active' ORDER BY id").bindparams(
-        sa.bindparam("ids", expanding=True))
-    rows = [r for start in range(0, len(ids), 20_000)
-            for r in session.execute(q, {"ids": [int(i) for i in ids[start:start + 20_000]]})]
+    q = sa.text(
+        "SELECT id, language FROM subscriber WHERE id IN :ids AND status = 'active' ORDER BY id"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    rows = [
+        r
+        for start in range(0, len(ids), 20_000)
+        for r in session.execute(q, {"ids": [int(i) for i in ids[start : start + 20_000]]})
+    ]
     langs: dict[str, int] = {}
     codes = np.array([langs.setdefault(r[1], len(langs)) for r in rows], dtype=np.int32)
     return Selection(np.array([r[0] for r in rows], dtype=np.int64), codes, list(langs), len(rows))
@@ -238,26 +326,42 @@ def stop_alert(conn: sa.Connection, alert_id: int, state: PlanState, *, reason: 
     final = DeliveryState.CANCELLED if state is PlanState.CANCELLED else DeliveryState.EXPIRED
     now = utcnow()
     res = conn.execute(
-        sa.text("UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
-                "WHERE alert_id = :a AND state IN ('queued', 'claimed')"),
+        sa.text(
+            "UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
+            "WHERE alert_id = :a AND state IN ('queued', 'claimed')"
+        ),
         {"s": final.value, "r": reason, "t": db_time(conn, now), "a": alert_id},
     )
     conn.execute(
-        sa.text("UPDATE dispatch_plan SET state = :s, cancelled_at = :t WHERE alert_id = :a AND state = 'dispatching'"),
+        sa.text(
+            "UPDATE dispatch_plan SET state = :s, cancelled_at = :t WHERE alert_id = :a AND state = 'dispatching'"
+        ),
         {"s": state.value, "t": db_time(conn, now), "a": alert_id},
     )
     return int(res.rowcount or 0)
 
 
-def _insert_deliveries(conn: sa.Connection, alert_id: int, kind: MessageKind, priority: int,
-                       subscriber_ids: np.ndarray, content_ids: np.ndarray) -> None:
+def _insert_deliveries(
+    conn: sa.Connection,
+    alert_id: int,
+    kind: MessageKind,
+    priority: int,
+    subscriber_ids: np.ndarray,
+    content_ids: np.ndarray,
+) -> None:
     """Write the deliveries in bulk: targets COPYed into a temp table, then one INSERT ... SELECT."""
     if subscriber_ids.size == 0:
         return
     pg = conn.dialect.name == "postgresql"
-    conn.exec_driver_sql("CREATE TEMP TABLE plan_target (sid BIGINT, cid BIGINT)" + (" ON COMMIT DROP" if pg else ""))
-    bulk_insert(conn, "plan_target", ("sid", "cid"),
-                list(zip(subscriber_ids.tolist(), content_ids.tolist(), strict=True)))
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE plan_target (sid BIGINT, cid BIGINT)" + (" ON COMMIT DROP" if pg else "")
+    )
+    bulk_insert(
+        conn,
+        "plan_target",
+        ("sid", "cid"),
+        list(zip(subscriber_ids.tolist(), content_ids.tolist(), strict=True)),
+    )
     now = db_time(conn, utcnow())
     conn.execute(
         sa.text(

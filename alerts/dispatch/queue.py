@@ -46,7 +46,7 @@ class Outcome:
 def backoff_s(attempts: int) -> float:
     """Exponential backoff with full jitter for the attempt number just made."""
     ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
-    return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+    return float(ceiling * (0.5 + random.random() / 2))
 
 
 _PICK_ALERTS = sa.text(
@@ -72,11 +72,21 @@ def claim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Clai
         now = utcnow()
         for (alert_id,) in conn.execute(_PICK_ALERTS).all():
             sql = sa.text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED" if pg else ""))
-            rows = conn.execute(sql, {"lease": db_time(conn, now + timedelta(seconds=lease_s)), "batch": batch_id,
-                                      "alert": alert_id, "now": db_time(conn, now), "n": n}).all()
+            rows = conn.execute(
+                sql,
+                {
+                    "lease": db_time(conn, now + timedelta(seconds=lease_s)),
+                    "batch": batch_id,
+                    "alert": alert_id,
+                    "now": db_time(conn, now),
+                    "n": n,
+                },
+            ).all()
             if rows:
-                conn.execute(sa.text("UPDATE dispatch_plan SET last_claim_at = :t WHERE alert_id = :a"),
-                             {"t": db_time(conn, now), "a": alert_id})
+                conn.execute(
+                    sa.text("UPDATE dispatch_plan SET last_claim_at = :t WHERE alert_id = :a"),
+                    {"t": db_time(conn, now), "a": alert_id},
+                )
                 return [Claimed(*r) for r in sorted(rows)]
     return []
 
@@ -91,9 +101,29 @@ def begin_submit(engine: Engine, ids: Sequence[int], batch_id: str) -> list[int]
     if not ids:
         return []
     with engine.begin() as conn:
-        q = sa.text("UPDATE delivery SET state = 'submitting' WHERE id IN :ids AND state = 'claimed' "
-                    "AND batch_id = :b RETURNING id").bindparams(sa.bindparam("ids", expanding=True))
+        q = sa.text(
+            "UPDATE delivery SET state = 'submitting' WHERE id IN :ids AND state = 'claimed' "
+            "AND batch_id = :b RETURNING id"
+        ).bindparams(sa.bindparam("ids", expanding=True))
         return sorted(int(r[0]) for r in conn.execute(q, {"ids": list(ids), "b": batch_id}))
+
+
+def renew(engine: Engine, ids: Sequence[int], batch_id: str, lease_s: float) -> set[int]:
+    """Extend the lease of the rows ``batch_id`` still holds; returns their ids.
+
+    A batch waiting for rate-limit tokens can take longer than one lease; without renewal
+    another worker would reclaim its rows and both would submit them.
+    """
+    if not ids:
+        return set()
+    with engine.begin() as conn:
+        q = sa.text(
+            "UPDATE delivery SET lease_until = :lease WHERE id IN :ids AND batch_id = :b "
+            "AND state = 'submitting' RETURNING id"
+        ).bindparams(sa.bindparam("ids", expanding=True))
+        lease = db_time(conn, utcnow() + timedelta(seconds=lease_s))
+        rows = conn.execute(q, {"ids": list(ids), "b": batch_id, "lease": lease})
+        return {int(r[0]) for r in rows}
 
 
 def record(engine: Engine, alert_id: int, batch_id: str, outcomes: Sequence[Outcome]) -> None:
@@ -104,25 +134,49 @@ def record(engine: Engine, alert_id: int, batch_id: str, outcomes: Sequence[Outc
     with engine.begin() as conn:
         t = db_time(conn, now)
         params = [_params(conn, o, now, t) for o in outcomes]
-        conn.execute(sa.text(
-            "UPDATE delivery SET state = :state, message_id = COALESCE(:mid, message_id), status_code = :code,"
-            " reason = :reason, submitted_at = COALESCE(:sub_at, submitted_at), final_at = COALESCE(:fin_at, final_at),"
-            " next_attempt_at = :next, lease_until = NULL WHERE id = :id AND state = 'submitting'"), params)
-        bulk_insert(conn, "delivery_attempt", ("delivery_id", "batch_id", "at", "status_code", "outcome", "http_status"),
-                    [(o.delivery_id, batch_id, t, o.status_code, o.state, o.http_status) for o in outcomes])
+        conn.execute(
+            sa.text(
+                "UPDATE delivery SET state = :state, message_id = COALESCE(:mid, message_id), status_code = :code,"
+                " reason = :reason, submitted_at = COALESCE(:sub_at, submitted_at),"
+                " final_at = COALESCE(:fin_at, final_at),"
+                " next_attempt_at = :next, lease_until = NULL"
+                " WHERE id = :id AND state = 'submitting' AND batch_id = :batch"
+            ),
+            [{**p, "batch": batch_id} for p in params],
+        )
+        bulk_insert(
+            conn,
+            "delivery_attempt",
+            ("delivery_id", "batch_id", "at", "status_code", "outcome", "http_status"),
+            [(o.delivery_id, batch_id, t, o.status_code, o.state, o.http_status) for o in outcomes],
+        )
         if any(o.state == "submitted" for o in outcomes):
-            conn.execute(sa.text("UPDATE dispatch_plan SET first_submit_at = :t WHERE alert_id = :a "
-                                 "AND first_submit_at IS NULL"), {"t": t, "a": alert_id})
+            conn.execute(
+                sa.text(
+                    "UPDATE dispatch_plan SET first_submit_at = :t WHERE alert_id = :a "
+                    "AND first_submit_at IS NULL"
+                ),
+                {"t": t, "a": alert_id},
+            )
 
 
 def _params(conn: sa.Connection, o: Outcome, now: datetime, t: object) -> dict[str, object]:
     nxt = db_time(conn, now + timedelta(seconds=o.retry_in_s)) if o.state == "queued" else t
-    return {"state": o.state, "mid": o.message_id, "code": o.status_code, "reason": o.reason,
-            "sub_at": t if o.state == "submitted" else None, "fin_at": t if o.state == "failed" else None,
-            "next": nxt, "id": o.delivery_id}
+    return {
+        "state": o.state,
+        "mid": o.message_id,
+        "code": o.status_code,
+        "reason": o.reason,
+        "sub_at": t if o.state == "submitted" else None,
+        "fin_at": t if o.state == "failed" else None,
+        "next": nxt,
+        "id": o.delivery_id,
+    }
 
 
-def release(engine: Engine, ids: Sequence[int], *, to_state: str = "queued", reason: str | None = None) -> None:
+def release(
+    engine: Engine, ids: Sequence[int], *, to_state: str = "queued", reason: str | None = None
+) -> None:
     """Give claimed or submitting rows back (graceful shutdown, expired, link stopped)."""
     if not ids:
         return
@@ -134,26 +188,48 @@ def release(engine: Engine, ids: Sequence[int], *, to_state: str = "queued", rea
             "WHERE id IN :ids AND state IN ('claimed', 'submitting')"
         ).bindparams(sa.bindparam("ids", expanding=True))
         fin_at = db_time(conn, utcnow()) if final else None
-        conn.execute(q, {"s": to_state, "r": reason, "undo": 1 if to_state == "queued" else 0, "fin_at": fin_at,
-                         "ids": list(ids)})
+        conn.execute(
+            q,
+            {
+                "s": to_state,
+                "r": reason,
+                "undo": 1 if to_state == "queued" else 0,
+                "fin_at": fin_at,
+                "ids": list(ids),
+            },
+        )
 
 
 def sweep(engine: Engine) -> None:
     """Expire alerts past ``expires`` and close plans with nothing left to send."""
     with engine.begin() as conn:
         now = db_time(conn, utcnow())
-        expired = conn.execute(sa.text("SELECT alert_id FROM dispatch_plan WHERE state = 'dispatching' "
-                                       "AND expires_at IS NOT NULL AND expires_at <= :t"), {"t": now}).all()
+        expired = conn.execute(
+            sa.text(
+                "SELECT alert_id FROM dispatch_plan WHERE state = 'dispatching' "
+                "AND expires_at IS NOT NULL AND expires_at <= :t"
+            ),
+            {"t": now},
+        ).all()
         for (alert_id,) in expired:
             stop_alert(conn, alert_id, PlanState.EXPIRED, reason="alert expired")
-        conn.execute(sa.text(
-            "UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching' AND NOT EXISTS ("
-            "SELECT 1 FROM delivery d WHERE d.alert_id = dispatch_plan.alert_id "
-            "AND d.state IN ('queued', 'claimed', 'submitting'))"))
+        conn.execute(
+            sa.text(
+                "UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching' AND NOT EXISTS ("
+                "SELECT 1 FROM delivery d WHERE d.alert_id = dispatch_plan.alert_id "
+                "AND d.state IN ('queued', 'claimed', 'submitting'))"
+            )
+        )
 
 
 def in_flight(engine: Engine, alert_id: int) -> int:
     """Deliveries of an alert being handed to the MMSC right now."""
     with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'submitting'"),
-                                {"a": alert_id}).scalar_one())
+        return int(
+            conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'submitting'"
+                ),
+                {"a": alert_id},
+            ).scalar_one()
+        )

@@ -76,16 +76,20 @@ class PostgresBucket:
         """Create the link's row if it does not exist."""
         with self.engine.begin() as conn:
             conn.execute(
-                sa.text("INSERT INTO link_bucket (link, tokens, updated_at) VALUES (:l, 0, now()) "
-                        "ON CONFLICT (link) DO NOTHING"),
+                sa.text(
+                    "INSERT INTO link_bucket (link, tokens, updated_at) VALUES (:l, 0, now()) "
+                    "ON CONFLICT (link) DO NOTHING"
+                ),
                 {"l": self.link},
             )
 
     def take(self, n: int) -> tuple[int, float]:
         """Grant up to ``n`` tokens atomically; returns (granted, seconds to wait when none)."""
         with self.engine.begin() as conn:
-            row = conn.execute(_PG_TAKE, {"link": self.link, "n": n, "rate": self.spec.rate,
-                                          "burst": self.spec.burst}).one()
+            row = conn.execute(
+                _PG_TAKE,
+                {"link": self.link, "n": n, "rate": self.spec.rate, "burst": self.spec.burst},
+            ).one()
         granted, left = int(row[0]), float(row[1])
         return granted, 0.0 if granted else max(0.001, (1 - left) / self.spec.rate)
 

@@ -43,22 +43,34 @@ def link_config(settings: Settings) -> Mm7Config:
         extra.update(namespace=settings.mmsc_namespace, mm7_version=settings.mmsc_version)
     url = settings.mmsc_url or f"{settings.public_base_url.rstrip('/')}{SIM_PREFIX}/mm7"
     return Mm7Config(
-        name=LINK, url=url, username=settings.mmsc_user, password=settings.mmsc_password,
-        max_recipients=settings.mmsc_max_recipients, vaspid=settings.mmsc_vaspid, vasid=settings.mmsc_vasid,
-        sender_address=settings.mmsc_sender, service_code=settings.mmsc_service_code, **extra,  # type: ignore[arg-type]
+        name=LINK,
+        url=url,
+        username=settings.mmsc_user,
+        password=settings.mmsc_password,
+        max_recipients=settings.mmsc_max_recipients,
+        vaspid=settings.mmsc_vaspid,
+        vasid=settings.mmsc_vasid,
+        sender_address=settings.mmsc_sender,
+        service_code=settings.mmsc_service_code,
+        **extra,
     )
 
 
 def inbound_links(settings: Settings) -> dict[str, InboundLink]:
     """Credentials our ``/mm7/{link}`` endpoint expects from the MMSC."""
-    return {LINK: InboundLink(username=settings.mm7_inbound_user, password=settings.mm7_inbound_password)}
+    return {
+        LINK: InboundLink(
+            username=settings.mm7_inbound_user, password=settings.mm7_inbound_password
+        )
+    }
 
 
 def make_worker(engine: Engine, settings: Settings, client: httpx.AsyncClient) -> Worker:
     """A worker on the configured link with the global rate limit."""
     connector = Mm7Connector(link_config(settings), client)
     bucket = make_bucket(engine, LINK, settings.mmsc_rate_limit)
-    return Worker(engine, connector, bucket, WorkerConfig(concurrency=settings.worker_concurrency), Breaker())
+    config = WorkerConfig(concurrency=settings.worker_concurrency, lease_s=settings.worker_lease_s)
+    return Worker(engine, connector, bucket, config, Breaker())
 
 
 def warm_up(targeting: Targeting) -> None:
@@ -70,8 +82,12 @@ def warm_up(targeting: Targeting) -> None:
             targeting.registry.zone_set(name)
     for lon, lat in ((-73.98, 40.70), (-80.10, 26.70)):
         try:
-            maps.render_alert_map(box(lon, lat, lon + 0.01, lat + 0.01), event="warm-up", severity="Minor",
-                                  use_cache=False)
+            maps.render_alert_map(
+                box(lon, lat, lon + 0.01, lat + 0.01),
+                event="warm-up",
+                severity="Minor",
+                use_cache=False,
+            )
         except Exception:  # warming is best effort; the real render reports its own errors
             log.warning("map warm-up failed", exc_info=True)
 
@@ -79,7 +95,9 @@ def warm_up(targeting: Targeting) -> None:
 def replaced_by(engine: Engine, alert_id: int) -> list[int]:
     """Ids of the alerts this one updates or cancels."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT id FROM alert WHERE replaced_by_id = :a"), {"a": alert_id}).all()
+        rows = conn.execute(
+            sa.text("SELECT id FROM alert WHERE replaced_by_id = :a"), {"a": alert_id}
+        ).all()
     return [int(r[0]) for r in rows]
 
 
@@ -113,7 +131,9 @@ class DispatchRuntime:
     async def stop_replaced(self, alert_id: int) -> None:
         """Cancel the dispatch of the alerts ``alert_id`` updates or cancels; returns when none is in flight."""
         for previous in await asyncio.to_thread(replaced_by, self.engine, alert_id):
-            await dispatch_service.cancel_async(self.engine, previous, reason=f"replaced by alert {alert_id}")
+            await dispatch_service.cancel_async(
+                self.engine, previous, reason=f"replaced by alert {alert_id}"
+            )
 
     async def plan(self, alert_id: int, expected_max: int | None = None) -> None:
         """Plan one alert now and wake the in-process worker.
@@ -135,8 +155,13 @@ class DispatchRuntime:
         self.reports = DeliveryReportWriter(self.engine)
         self.tasks.append(asyncio.create_task(self.reports.run(self.stop)))
         self.tasks.append(asyncio.create_task(asyncio.to_thread(warm_up, self.targeting)))
-        self.tasks.append(asyncio.create_task(
-            run_poller(engine=self.engine, client=client, settings=self.settings, stop=self.stop)))
+        self.tasks.append(
+            asyncio.create_task(
+                run_poller(
+                    engine=self.engine, client=client, settings=self.settings, stop=self.stop
+                )
+            )
+        )
         if self.settings.in_process_worker:
             worker_client = mm7_client(link_config(self.settings))
             self.worker = make_worker(self.engine, self.settings, worker_client)
@@ -181,7 +206,9 @@ class _AppReplies:
 
 def mm7_router(app: FastAPI, settings: Settings) -> APIRouter:
     """The inbound MM7 router (``POST /mm7/{link}``) feeding the app's runtime."""
-    return create_mm7_router(inbound_links(settings), Mm7Sinks(delivery_reports=_AppSink(app), deliver=_AppReplies(app)))
+    return create_mm7_router(
+        inbound_links(settings), Mm7Sinks(delivery_reports=_AppSink(app), deliver=_AppReplies(app))
+    )
 
 
 def simulator_config(settings: Settings) -> SimulatorConfig:
@@ -190,5 +217,7 @@ def simulator_config(settings: Settings) -> SimulatorConfig:
         vasp_url=f"{settings.public_base_url.rstrip('/')}/mm7/{LINK}",
         vasp_username=settings.mm7_inbound_user,
         vasp_password=SecretStr(settings.mm7_inbound_password.get_secret_value()),
-        reports=ReportPlan(delay_s=settings.sim_report_delay_s, jitter_s=min(0.2, settings.sim_report_delay_s)),
+        reports=ReportPlan(
+            delay_s=settings.sim_report_delay_s, jitter_s=min(0.2, settings.sim_report_delay_s)
+        ),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -26,12 +27,18 @@ def _percentile(values: list[float], q: float) -> float | None:
 def summary(*, session: Session, alert_id: int) -> DeliverySummary:
     """Funnel counts, failures by reason, language mix and latency percentiles of one alert."""
     plan = session.get(DispatchPlan, alert_id)
-    rows = session.execute(sa.text("SELECT state, count(*) FROM delivery WHERE alert_id = :a GROUP BY state"),
-                           {"a": alert_id}).all()
+    rows = session.execute(
+        sa.text("SELECT state, count(*) FROM delivery WHERE alert_id = :a GROUP BY state"),
+        {"a": alert_id},
+    ).all()
     by_state = {str(s): int(n) for s, n in rows}
-    failures = session.execute(sa.text(
-        "SELECT COALESCE(reason, 'unknown'), count(*) FROM delivery WHERE alert_id = :a AND state = 'failed' "
-        "GROUP BY 1 ORDER BY 2 DESC LIMIT 20"), {"a": alert_id}).all()
+    failures = session.execute(
+        sa.text(
+            "SELECT COALESCE(reason, 'unknown'), count(*) FROM delivery WHERE alert_id = :a AND state = 'failed' "
+            "GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
+        ),
+        {"a": alert_id},
+    ).all()
     return DeliverySummary(
         alert_id=alert_id,
         plan_state=plan.state if plan else None,
@@ -45,16 +52,25 @@ def summary(*, session: Session, alert_id: int) -> DeliverySummary:
     )
 
 
-def _latencies(session: Session, alert_id: int, plan: DispatchPlan | None) -> dict[str, float | None]:
+def _latencies(
+    session: Session, alert_id: int, plan: DispatchPlan | None
+) -> dict[str, float | None]:
     if plan is None:
         return {}
-    q = (select(Delivery.submitted_at, Delivery.final_at, Delivery.state)
-         .where(Delivery.alert_id == alert_id, col(Delivery.submitted_at).is_not(None))
-         .order_by(col(Delivery.id)).limit(20_000))
+    q = (
+        select(Delivery.submitted_at, Delivery.final_at, Delivery.state)
+        .where(Delivery.alert_id == alert_id, col(Delivery.submitted_at).is_not(None))
+        .order_by(col(Delivery.id))
+        .limit(20_000)
+    )
     rows = session.exec(q).all()
     accepted = plan.accepted_at
     to_submit = [(s - accepted).total_seconds() * 1000 for s, _, _ in rows if s is not None]
-    to_deliver = [(f - s).total_seconds() * 1000 for s, f, st in rows if f is not None and st == "delivered"]
+    to_deliver = [
+        (f - s).total_seconds() * 1000
+        for s, f, st in rows
+        if s is not None and f is not None and st == "delivered"
+    ]
     return {
         "accepted_to_submitted_p50": _percentile(to_submit, 0.5),
         "accepted_to_submitted_p95": _percentile(to_submit, 0.95),
@@ -63,16 +79,27 @@ def _latencies(session: Session, alert_id: int, plan: DispatchPlan | None) -> di
     }
 
 
-def deliveries(*, session: Session, alert_id: int, state: str | None, limit: int, offset: int) -> list[DeliveryRow]:
+def deliveries(
+    *, session: Session, alert_id: int, state: str | None, limit: int, offset: int
+) -> list[DeliveryRow]:
     """A page of deliveries of one alert with numbers masked."""
     q = select(Delivery).where(Delivery.alert_id == alert_id)
     if state:
         q = q.where(Delivery.state == state)
     rows = session.exec(q.order_by(col(Delivery.id)).offset(offset).limit(limit))
     return [
-        DeliveryRow(id=r.id or 0, recipient=mask(r.recipient), kind=r.kind, state=r.state, attempts=r.attempts,
-                    message_id=r.message_id, status_code=r.status_code, reason=r.reason,
-                    submitted_at=r.submitted_at, final_at=r.final_at)
+        DeliveryRow(
+            id=r.id or 0,
+            recipient=mask(r.recipient),
+            kind=r.kind,
+            state=r.state,
+            attempts=r.attempts,
+            message_id=r.message_id,
+            status_code=r.status_code,
+            reason=r.reason,
+            submitted_at=r.submitted_at,
+            final_at=r.final_at,
+        )
         for r in rows
     ]
 

@@ -7,6 +7,7 @@ queue) within the lease, which stays well inside a Kubernetes pod's grace period
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -23,10 +24,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests)
-            pass
     engine = make_engine(settings)
     try:
         async with mm7_client(link_config(settings)) as client:

@@ -77,7 +77,9 @@ class DeliveryReportWriter:
                 self.orphaned += 1
                 log.warning("delivery report for unknown message %s dropped", report.message_id)
                 continue
-            asyncio.get_running_loop().call_later(RETRY_AFTER_S, self._queue.put_nowait, (report, tries + 1))
+            asyncio.get_running_loop().call_later(
+                RETRY_AFTER_S, self._queue.put_nowait, (report, tries + 1)
+            )
 
     def _apply(self, items: list[tuple[DeliveryReport, int]]) -> list[tuple[DeliveryReport, int]]:
         unmatched: list[tuple[DeliveryReport, int]] = []
@@ -89,8 +91,16 @@ class DeliveryReportWriter:
                 if state not in FINAL:
                     continue  # pending (Deferred, Forwarded...): the message stays submitted
                 reason = None if state == "delivered" else f"MMStatus {report.mm_status}"
-                res = conn.execute(_UPDATE, {"s": FINAL[state], "t": now, "r": reason,
-                                             "m": report.message_id, "n": report.recipient.value})
+                res = conn.execute(
+                    _UPDATE,
+                    {
+                        "s": FINAL[state],
+                        "t": now,
+                        "r": reason,
+                        "m": report.message_id,
+                        "n": report.recipient.value,
+                    },
+                )
                 if res.rowcount == 0 and not _settled(conn, report):
                     unmatched.append((report, tries))
         self.processed += len(items) - len(unmatched)
@@ -122,7 +132,15 @@ class SubscriberReplies:
         text = getattr(message, "text", "") or ""
         sender = getattr(getattr(message, "sender", None), "value", "") or ""
         with self.engine.begin() as conn:
-            conn.execute(sa.text("INSERT INTO inbound_message (sender, text, link, received_at) "
-                                 "VALUES (:s, :x, :l, :t)"),
-                         {"s": sender[:40], "x": text, "l": getattr(message, "link", "") or "",
-                          "t": db_time(conn, utcnow())})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO inbound_message (sender, text, link, received_at) "
+                    "VALUES (:s, :x, :l, :t)"
+                ),
+                {
+                    "s": sender[:40],
+                    "x": text,
+                    "l": getattr(message, "link", "") or "",
+                    "t": db_time(conn, utcnow()),
+                },
+            )

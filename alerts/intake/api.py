@@ -24,7 +24,7 @@ _CAP_BODY = {
         "application/xml": {"schema": {"type": "string", "format": "binary"}},
     },
 }
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The CAP document breaks listed rules", **_PROBLEM},
     401: {"description": "Missing or unknown API key", **_PROBLEM},

@@ -11,9 +11,8 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from alerts.cap import atom as cap_atom
-from alerts.cap import feeds as cap_feeds
 from alerts.access.models import Agency
+from alerts.cap import feeds as cap_feeds
 from alerts.db import session_scope, utcnow
 from alerts.errors import AlertcastError, NotFound
 from alerts.intake import service

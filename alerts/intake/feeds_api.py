@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field, HttpUrl
 from sqlmodel import select
 
 from alerts.cap import atom as cap_atom
-from alerts.cap import feeds as cap_feeds
 from alerts.deps import CurrentAgency, SessionDep, SettingsDep
 from alerts.errors import NotFound
 from alerts.intake import feeds, service

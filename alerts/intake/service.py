@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from alerts import cap
-from alerts.cap import atom as cap_atom
 from alerts.access.models import Agency
 from alerts.audit import service as audit
+from alerts.cap import atom as cap_atom
 from alerts.db import utcnow
 from alerts.errors import CapInvalid, Conflict, Forbidden, NotFound, Violation
 from alerts.intake import columns
@@ -31,7 +32,7 @@ class IngestOutcome:
     warnings: list[Violation] = field(default_factory=list)
 
 
-def violations_of(issues: list[cap.Issue]) -> list[Violation]:
+def violations_of(issues: Sequence[cap.Issue]) -> list[Violation]:
     """Turn CAP library issues into API violations."""
     return [
         Violation(rule=i.rule, message=i.message, path=i.path, line=i.line, severity=i.severity)
@@ -164,7 +165,9 @@ def _apply_references(
     return changed
 
 
-def approve(*, session: Session, alert_id: int, approver: str, author: str, agency: Agency) -> IngestOutcome:
+def approve(
+    *, session: Session, alert_id: int, approver: str, author: str, agency: Agency
+) -> IngestOutcome:
     """Second-person approval: the alert becomes active and its references take effect.
 
     ``author`` is the actor who submitted it; the same person can never approve their own alert.
@@ -175,7 +178,9 @@ def approve(*, session: Session, alert_id: int, approver: str, author: str, agen
     if approver == author:
         raise Forbidden(
             "the author of an alert cannot approve it (two-person rule)",
-            violations=[Violation(rule="APPROVAL-SAME-PERSON", message="a second person must approve")],
+            violations=[
+                Violation(rule="APPROVAL-SAME-PERSON", message="a second person must approve")
+            ],
         )
     if alert.sender not in agency.senders:
         raise Forbidden(f"agency {agency.name!r} may not approve alerts of sender {alert.sender!r}")
@@ -184,8 +189,14 @@ def approve(*, session: Session, alert_id: int, approver: str, author: str, agen
     alert.updated_at = utcnow()
     session.add(alert)
     changed = _apply_references(session=session, alert=alert, parsed=parsed, agency=agency)
-    audit.record(session=session, actor=approver, action="alert.approve", target_type="alert",
-                 target_id=alert_id, detail={"author": author, "changed": [a.id for a in changed]})
+    audit.record(
+        session=session,
+        actor=approver,
+        action="alert.approve",
+        target_type="alert",
+        target_id=alert_id,
+        detail={"author": author, "changed": [a.id for a in changed]},
+    )
     return IngestOutcome(alert=alert, created=False, changed=changed)
 
 
@@ -223,7 +234,7 @@ def effective_state(alert: Alert, now: datetime | None = None) -> AlertState:
 
 def _active_clause(now: datetime) -> Any:
     return sa.and_(
-        Alert.state == AlertState.ACTIVE,
+        col(Alert.state) == AlertState.ACTIVE.value,
         sa.or_(col(Alert.expires_utc).is_(None), col(Alert.expires_utc) > now),
     )
 

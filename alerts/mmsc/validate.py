@@ -26,7 +26,7 @@ from alerts.mmsc.schema import Mm7Schema
 OPERATIONS = frozenset({"SubmitReq", "CancelReq", "ReplaceReq"})
 
 
-class Rejection(Exception):  # noqa: N818 - named as MM7 names it
+class Rejection(Exception):
     """A request the MMSC refuses, with the status code to answer."""
 
     def __init__(self, code: int, text: str, details: str | None = None) -> None:

@@ -14,14 +14,22 @@ from alerts.intake.models import Alert
 from renderers import maps, text
 from renderers.localtime import zone_for
 
-SIZES = {"640x480": ((640, 480), 100_000), "160x120": ((160, 120), 30_000), "1280x960": ((1280, 960), 400_000)}
+SIZES = {
+    "640x480": ((640, 480), 100_000),
+    "160x120": ((160, 120), 30_000),
+    "1280x960": ((1280, 960), 400_000),
+}
 
 
 def geometry_of(alert: Alert) -> BaseGeometry:
     """The alert's resolved area, or NotFound when it has none."""
     if not alert.area_geojson:
-        raise NotFound("this alert has no resolved area to draw", violations=[
-            Violation(rule="AREA-EMPTY", message="no area geometry", path="/alert/info/area")])
+        raise NotFound(
+            "this alert has no resolved area to draw",
+            violations=[
+                Violation(rule="AREA-EMPTY", message="no area geometry", path="/alert/info/area")
+            ],
+        )
     return shape(json.loads(alert.area_geojson))
 
 
@@ -33,17 +41,30 @@ def _infos(alert: Alert, geometry: BaseGeometry) -> list[text.InfoText]:
 def map_image(alert: Alert, *, size: str, lang: str | None, fmt: str) -> tuple[bytes, str]:
     """The alert map as sent (PNG or JPEG within the size's byte budget)."""
     if size not in SIZES:
-        raise BadInput(f"size must be one of {', '.join(SIZES)}", violations=[
-            Violation(rule="MAP-SIZE", message=f"unsupported size {size!r}", path="size")])
+        raise BadInput(
+            f"size must be one of {', '.join(SIZES)}",
+            violations=[
+                Violation(rule="MAP-SIZE", message=f"unsupported size {size!r}", path="size")
+            ],
+        )
     if not alert.infos:
         raise NotFound("this alert carries no <info> to draw")
     geometry = geometry_of(alert)
     info = text.choose_info(_infos(alert, geometry), lang or alert.languages[0])
     dims, budget = SIZES[size]
     data, media = maps.render_alert_map(
-        geometry, event=info.event, severity=alert.severity or "Unknown", status=alert.status,
-        headline=info.headline, size=dims, max_bytes=budget, sent=alert.sent_utc, expires=info.expires,
-        sender_name=info.sender_name, area_label=info.area_desc[:80], language=info.language,
+        geometry,
+        event=info.event,
+        severity=alert.severity or "Unknown",
+        status=alert.status,
+        headline=info.headline,
+        size=dims,
+        max_bytes=budget,
+        sent=alert.sent_utc,
+        expires=info.expires,
+        sender_name=info.sender_name,
+        area_label=info.area_desc[:80],
+        language=info.language,
     )
     if fmt == "jpg" and media != "image/jpeg":
         data, media = _as_jpeg(data, budget)
@@ -76,7 +97,16 @@ def preview(alert: Alert, *, base_url: str) -> dict[str, Any]:
     for info in infos:
         msg = text.message_text(info, link=link)
         languages[info.language] = {
-            "kind": msg.kind, "short": msg.short, "long": msg.long, "full": msg.full, "source": msg.source,
+            "kind": msg.kind,
+            "short": msg.short,
+            "long": msg.long,
+            "full": msg.full,
+            "source": msg.source,
             "map": f"{base_url}/api/v1/alerts/{alert.id}/map.png?size=640x480&lang={info.language}",
         }
-    return {"alert_id": alert.id, "link": link, "fallback_language": infos[0].language, "languages": languages}
+    return {
+        "alert_id": alert.id,
+        "link": link,
+        "fallback_language": infos[0].language,
+        "languages": languages,
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -17,7 +17,7 @@ from alerts.subscribers.models import (
 )
 
 router = APIRouter(prefix="/api/v1/subscribers", tags=["subscribers"])
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def _zone_point(request: Request) -> service.ZonePoint | None:

@@ -24,7 +24,9 @@ def _count_lines(path: Path) -> int:
 
 @subscribers_app.command("import")
 def import_csv(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a phone column")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a phone column")
+    ],
     region: Annotated[str, typer.Option(help="Region for numbers without a country code")] = "US",
 ) -> None:
     """Import subscribers from CSV: every row valid or nothing is written."""
@@ -33,7 +35,12 @@ def import_csv(
 
     total = _count_lines(file)
     engine = make_engine(get_settings())
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err) as progress:
         task = progress.add_task("validating", total=total)
         report = importer.import_file(
@@ -41,7 +48,9 @@ def import_csv(
         )
     engine.dispose()
     if not report.ok:
-        table = Table("line", "column", "reason", title=f"{len(report.errors)} bad row(s): nothing imported")
+        table = Table(
+            "line", "column", "reason", title=f"{len(report.errors)} bad row(s): nothing imported"
+        )
         for e in report.errors[:50]:
             table.add_row(str(e.line), e.column, e.reason)
         err.print(table)
@@ -57,7 +66,9 @@ def import_csv(
 @subscribers_app.command("synth")
 def synth(
     n: Annotated[int, typer.Option("--n", help="How many subscribers")],
-    zones: Annotated[str, typer.Option("--zones", help="Zone set whose land they live on")] = "nyc_evacuation_zones",
+    zones: Annotated[
+        str, typer.Option("--zones", help="Zone set whose land they live on")
+    ] = "nyc_evacuation_zones",
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same people)")] = 1,
 ) -> None:
     """Create synthetic subscribers placed by census population with a language mix."""
@@ -68,16 +79,29 @@ def synth(
 
     settings = get_settings()
     engine = make_engine(settings)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     try:
         with Progress(*columns, console=err) as progress:
             task = progress.add_task("writing", total=n)
-            report = synth_into(engine, zone_registry(settings.data_dir, settings.var_dir), n=n, zone_set=zones,
-                                seed=seed, progress=lambda k: progress.advance(task, k))
+            report = synth_into(
+                engine,
+                zone_registry(settings.data_dir, settings.var_dir),
+                n=n,
+                zone_set=zones,
+                seed=seed,
+                progress=lambda k: progress.advance(task, k),
+            )
     except (GeoError, KeyError, ValueError) as exc:
         err.print(f"[red]cannot synthesise:[/red] {exc}")
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    out.print(f"{report.subscribers} synthetic subscribers in {zones} "
-              f"({report.existing_numbers} numbers already existed)")
+    out.print(
+        f"{report.subscribers} synthetic subscribers in {zones} "
+        f"({report.existing_numbers} numbers already existed)"
+    )

@@ -202,7 +202,7 @@ def write_rows(engine: Engine, rows: list[Row], report: ImportReport) -> None:
         first_id = reserve_ids(conn, "subscriber", len(new_phones))
         ids = dict(existing)
         ids.update({p: first_id + i for i, p in enumerate(new_phones)})
-        firsts = {}
+        firsts: dict[str, Row] = {}
         for r in rows:
             firsts.setdefault(r[0], r)
         now = db_time(conn, utcnow())

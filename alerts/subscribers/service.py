@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import numpy as np
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
@@ -210,36 +208,3 @@ def list_subscribers(
     total = session.exec(select(func.count()).select_from(q.subquery())).one()
     rows = session.exec(q.order_by(col(Subscriber.id)).offset(offset).limit(limit))
     return list(rows), int(total)
-
-
-@dataclass(frozen=True, slots=True)
-class LocationArrays:
-    """Every active subscriber location as parallel numpy arrays (what the index is built from)."""
-
-    subscriber_id: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-
-
-def location_arrays(*, session: Session, test_audience_only: bool = False) -> LocationArrays:
-    """Load active subscribers' locations in bulk, streamed straight into numpy arrays."""
-    q = (
-        sa.select(SubscriberLocation.subscriber_id, SubscriberLocation.lon, SubscriberLocation.lat)
-        .join(Subscriber, col(Subscriber.id) == col(SubscriberLocation.subscriber_id))
-        .where(Subscriber.status == SubscriberStatus.ACTIVE.value)
-    )
-    if test_audience_only:
-        q = q.where(col(Subscriber.test_audience).is_(True))
-    rows = session.execute(q).all()
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 3)
-    return LocationArrays(arr[:, 0].astype(np.int64), arr[:, 1].copy(), arr[:, 2].copy())
-
-
-def languages_of(*, session: Session, ids: np.ndarray) -> dict[int, str]:
-    """Language per subscriber id (chunked IN queries)."""
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = [int(i) for i in ids[start : start + 5000]]
-        q = select(Subscriber.id, Subscriber.language).where(col(Subscriber.id).in_(chunk))
-        out.update({int(i): lang for i, lang in session.exec(q) if i is not None})
-    return out

@@ -15,12 +15,12 @@ from alerts.deps import SessionDep, SettingsDep
 from alerts.errors import BadInput, NotFound, Violation
 from alerts.zones.targeting import Targeting, geojson, zone_counts
 from geo.areas import AreaResolution, CapArea, ResolvedArea, area_geometry
-from geo.geodesy import as_polygonal, buffer_geodesic
 from geo.errors import UnknownZoneError
+from geo.geodesy import as_polygonal, buffer_geodesic
 from geo.zones import ZoneRegistry
 
 router = APIRouter(tags=["zones & targeting"])
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 PER_ZONE_SETS_MAX_ZONES = 40
 
 
@@ -49,13 +49,22 @@ def _zone_set(request: Request, name: str) -> Any:
         raise NotFound(f"no zone set named {name!r}") from None
 
 
-@router.get("/api/v1/zones/{set_name}", responses={404: _PROBLEM}, summary="Zones of a set (GeoJSON)")
+@router.get(
+    "/api/v1/zones/{set_name}", responses={404: _PROBLEM}, summary="Zones of a set (GeoJSON)"
+)
 def zone_collection(
     request: Request,
     set_name: str,
-    bbox: Annotated[str | None, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$",
-                                      description="minlon,minlat,maxlon,maxlat")] = None,
-    simplify_m: Annotated[float, Query(ge=0, le=10_000, description="Display simplification, metres")] = 0,
+    bbox: Annotated[
+        str | None,
+        Query(
+            pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$",
+            description="minlon,minlat,maxlon,maxlat",
+        ),
+    ] = None,
+    simplify_m: Annotated[
+        float, Query(ge=0, le=10_000, description="Display simplification, metres")
+    ] = 0,
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the set's zones, optionally clipped to a bbox and simplified."""
     zs = _zone_set(request, set_name)
@@ -76,15 +85,21 @@ def zone_collection(
     return {"type": "FeatureCollection", "features": features}
 
 
-@router.get("/api/v1/zones/{set_name}/{zone_id}", responses={404: _PROBLEM}, summary="One zone (GeoJSON)")
+@router.get(
+    "/api/v1/zones/{set_name}/{zone_id}", responses={404: _PROBLEM}, summary="One zone (GeoJSON)"
+)
 def one_zone(request: Request, set_name: str, zone_id: str) -> dict[str, Any]:
     """One zone as a GeoJSON Feature."""
     try:
         z = _registry(request).zone(set_name, zone_id)
     except UnknownZoneError as exc:
         raise NotFound(str(exc)) from None
-    return {"type": "Feature", "id": z.id, "properties": {"id": z.id, "name": z.name, "set": set_name},
-            "geometry": geojson(z.geometry)}
+    return {
+        "type": "Feature",
+        "id": z.id,
+        "properties": {"id": z.id, "name": z.name, "set": set_name},
+        "geometry": geojson(z.geometry),
+    }
 
 
 @router.get("/api/v1/zones-at", summary="Which zones am I in")
@@ -94,7 +109,10 @@ def zones_at(
     lat: Annotated[float, Query(ge=-90, le=90)],
 ) -> list[dict[str, str]]:
     """The zones (of every set) covering a point."""
-    return [{"set": z.set_name, "id": z.id, "name": z.name} for z in _registry(request).zones_at(lon, lat)]
+    return [
+        {"set": z.set_name, "id": z.id, "name": z.name}
+        for z in _registry(request).zones_at(lon, lat)
+    ]
 
 
 class PreviewRequest(BaseModel):
@@ -138,14 +156,30 @@ def geometry_from_geojson(data: dict[str, Any]) -> BaseGeometry:
     try:
         geom = shape(data.get("geometry", data) if data.get("type") == "Feature" else data)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise BadInput("geometry is not GeoJSON", violations=[
-            Violation(rule="AREA-GEOJSON-INVALID", message=str(exc), path="geometry")]) from None
+        raise BadInput(
+            "geometry is not GeoJSON",
+            violations=[Violation(rule="AREA-GEOJSON-INVALID", message=str(exc), path="geometry")],
+        ) from None
     if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
-        raise BadInput("only Polygon or MultiPolygon areas can be targeted", violations=[
-            Violation(rule="AREA-GEOJSON-TYPE", message=f"got {geom.geom_type}", path="geometry")])
+        raise BadInput(
+            "only Polygon or MultiPolygon areas can be targeted",
+            violations=[
+                Violation(
+                    rule="AREA-GEOJSON-TYPE", message=f"got {geom.geom_type}", path="geometry"
+                )
+            ],
+        )
     if not geom.is_valid:
-        raise BadInput("the drawn area crosses itself", violations=[
-            Violation(rule="AREA-POLYGON-SELF-INTERSECTING", message=shapely.is_valid_reason(geom), path="geometry")])
+        raise BadInput(
+            "the drawn area crosses itself",
+            violations=[
+                Violation(
+                    rule="AREA-POLYGON-SELF-INTERSECTING",
+                    message=shapely.is_valid_reason(geom),
+                    path="geometry",
+                )
+            ],
+        )
     return geom
 
 
@@ -153,17 +187,28 @@ def _resolve(body: PreviewRequest, registry: ZoneRegistry) -> AreaResolution:
     if body.area_xml:
         res = area_geometry([area_from_xml(body.area_xml)], registry, buffer_m=body.buffer_m)
         if res.errors:
-            raise BadInput("the area cannot be resolved", violations=[
-                Violation(rule=f"AREA-{e.rule.upper()}", message=e.message, path=e.area_desc) for e in res.errors])
+            raise BadInput(
+                "the area cannot be resolved",
+                violations=[
+                    Violation(rule=f"AREA-{e.rule.upper()}", message=e.message, path=e.area_desc)
+                    for e in res.errors
+                ],
+            )
         return res
     if body.geometry is None:
-        raise BadInput("give geometry or area_xml", violations=[
-            Violation(rule="AREA-MISSING", message="no area given: nothing can be targeted")])
+        raise BadInput(
+            "give geometry or area_xml",
+            violations=[
+                Violation(rule="AREA-MISSING", message="no area given: nothing can be targeted")
+            ],
+        )
     geom = as_polygonal(geometry_from_geojson(body.geometry))
     final = buffer_geodesic(geom, body.buffer_m) if body.buffer_m else geom
     warnings = [f"overshoot buffer of {body.buffer_m:g} m applied"] if body.buffer_m else []
     part = ResolvedArea("drawn area", geom)
-    return AreaResolution(geometry=final, parts=[part], warnings=warnings, errors=[], buffer_m=body.buffer_m)
+    return AreaResolution(
+        geometry=final, parts=[part], warnings=warnings, errors=[], buffer_m=body.buffer_m
+    )
 
 
 @router.post(
@@ -171,7 +216,9 @@ def _resolve(body: PreviewRequest, registry: ZoneRegistry) -> AreaResolution:
     responses={400: {"description": "The area cannot be used", **_PROBLEM}},
     summary="Preview who an area reaches",
 )
-def preview(body: PreviewRequest, request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+def preview(
+    body: PreviewRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Count subscribers in an area (per language and per zone), with the geometry actually used."""
     targeting = _targeting(request)
     res = _resolve(body, targeting.registry)
@@ -191,7 +238,9 @@ def preview(body: PreviewRequest, request: Request, session: SessionDep, setting
     }
 
 
-def _per_zone(targeting: Targeting, session: SessionDep, geometry: BaseGeometry, sets: list[str]) -> dict[str, dict[str, int]]:
+def _per_zone(
+    targeting: Targeting, session: SessionDep, geometry: BaseGeometry, sets: list[str]
+) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     touched = zone_counts(targeting.registry, geometry, sets)
     for set_name, ids in touched.items():

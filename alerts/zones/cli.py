@@ -31,8 +31,13 @@ def register_extras(registry: ZoneRegistry, var_dir: Path) -> None:
     if not manifest.exists():
         return
     for entry in json.loads(manifest.read_text())["sets"]:
-        registry.add_set_from_file(extra_dir(var_dir) / entry["file"], entry["name"], entry["id_field"],
-                                   entry["name_field"], entry.get("description", ""))
+        registry.add_set_from_file(
+            extra_dir(var_dir) / entry["file"],
+            entry["name"],
+            entry["id_field"],
+            entry["name_field"],
+            entry.get("description", ""),
+        )
 
 
 @zones_app.command("list")
@@ -49,8 +54,12 @@ def list_sets() -> None:
 
 @zones_app.command("import")
 def import_set(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON FeatureCollection")],
-    set_name: Annotated[str, typer.Option("--set", help="Name of the new zone set (CAP geocode valueName)")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON FeatureCollection")
+    ],
+    set_name: Annotated[
+        str, typer.Option("--set", help="Name of the new zone set (CAP geocode valueName)")
+    ],
     id_field: Annotated[str, typer.Option(help="Property holding each zone's id")],
     name_field: Annotated[str, typer.Option(help="Property holding each zone's display name")],
     description: Annotated[str, typer.Option(help="What the zones are")] = "",
@@ -70,8 +79,16 @@ def import_set(
     manifest = folder / "zonesets.json"
     data = json.loads(manifest.read_text()) if manifest.exists() else {"sets": []}
     data["sets"] = [s for s in data["sets"] if s["name"] != set_name] + [
-        {"name": set_name, "file": target, "id_field": id_field, "name_field": name_field, "description": description}
+        {
+            "name": set_name,
+            "file": target,
+            "id_field": id_field,
+            "name_field": name_field,
+            "description": description,
+        }
     ]
     manifest.write_text(json.dumps(data, indent=2))
     repaired = sum(1 for z in zones if z.repaired)
-    out.print(f"zone set [bold]{set_name}[/bold]: {len(zones)} zones ({repaired} repaired geometries)")
+    out.print(
+        f"zone set [bold]{set_name}[/bold]: {len(zones)} zones ({repaired} repaired geometries)"
+    )

@@ -114,27 +114,35 @@ class Targeting:
         sub = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         lon = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         lat = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
-        code = np.fromiter((langs.setdefault(r[3], len(langs)) for r in rows), dtype=np.int32, count=len(rows))
+        code = np.fromiter(
+            (langs.setdefault(r[3], len(langs)) for r in rows), dtype=np.int32, count=len(rows)
+        )
         test = np.fromiter((bool(r[4]) for r in rows), dtype=np.bool_, count=len(rows))
         index = SubscriberIndex(np.arange(len(rows), dtype=np.int64), lon, lat)
         return IndexSnapshot(version, index, sub, code, list(langs), test)
 
-    def select(self, session: Session, geometry: BaseGeometry, *, test_only: bool = False) -> Selection:
+    def select(
+        self, session: Session, geometry: BaseGeometry, *, test_only: bool = False
+    ) -> Selection:
         """Unique subscribers with a location covered by ``geometry``."""
         snap = self.snapshot(session)
         rows = snap.index.select(geometry) if not geometry.is_empty else np.empty(0, np.int64)
         if test_only:
             rows = rows[snap.test_audience[rows]]
         ids, first = np.unique(snap.subscriber_id[rows], return_index=True)
-        return Selection(ids, snap.language[rows][first], snap.languages, int(len(rows)))
+        return Selection(ids, snap.language[rows][first], snap.languages, len(rows))
 
 
-def zone_counts(registry: ZoneRegistry, geometry: BaseGeometry, sets: list[str]) -> dict[str, list[str]]:
+def zone_counts(
+    registry: ZoneRegistry, geometry: BaseGeometry, sets: list[str]
+) -> dict[str, list[str]]:
     """Which zones of the given sets the geometry touches (explains a preview)."""
     touched: dict[str, list[str]] = {}
     for name in sets:
         zs = registry.zone_set(name)
-        hits = [z.id for z in zs.in_bbox(geometry.bounds) if shapely.intersects(z.geometry, geometry)]
+        hits = [
+            z.id for z in zs.in_bbox(geometry.bounds) if shapely.intersects(z.geometry, geometry)
+        ]
         if hits:
             touched[name] = hits
     return touched

@@ -52,7 +52,9 @@ def make_agency(settings: Settings, name: str, senders: list[str], **kw: bool) -
     """Create an agency and a key directly through the service layer."""
     engine = make_engine(settings)
     with session_scope(engine) as session:
-        agency = access.create_agency(session=session, data=AgencyCreate(name=name, senders=senders, **kw))
+        agency = access.create_agency(
+            session=session, data=AgencyCreate(name=name, senders=senders, **kw)
+        )
         assert agency.id is not None
         issued = access.issue_key(session=session, agency_id=agency.id)
     engine.dispose()

@@ -36,8 +36,10 @@ def test_post_stores_and_acknowledges(client, nws, shared_data):
     assert r.status_code == 201, r.text
     made = r.json()
     assert r.headers["location"] == f"/api/v1/alerts/{made['id']}"
-    assert made["sender"] == "KSTO@NWS.NOAA.GOV" and made["msg_type"] == "Alert"
-    assert made["event"] == "SEVERE THUNDERSTORM" and made["severity"] == "Severe"
+    assert made["sender"] == "KSTO@NWS.NOAA.GOV"
+    assert made["msg_type"] == "Alert"
+    assert made["event"] == "SEVERE THUNDERSTORM"
+    assert made["severity"] == "Severe"
     assert client.get(f"/api/v1/alerts/{made['id']}.xml").content == body
     detail = client.get(f"/api/v1/alerts/{made['id']}").json()
     assert detail["infos"][0]["areas"][0]["polygons"]
@@ -47,7 +49,8 @@ def test_repeat_returns_stored_alert_never_a_second(client, nws, shared_data, se
     body = (shared_data / "cap/samples" / A2).read_bytes()
     first = client.post("/api/v1/alerts", content=body, headers={**CAP, **nws.headers})
     again = client.post("/api/v1/alerts", content=body, headers={**CAP, **nws.headers})
-    assert first.status_code == 201 and again.status_code == 200
+    assert first.status_code == 201
+    assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert _count(settings, "alert") == 1
 
@@ -65,11 +68,19 @@ def test_auth_media_type_and_size_errors(client, nws, shared_data, settings):
     body = (shared_data / "cap/samples" / A2).read_bytes()
     assert client.post("/api/v1/alerts", content=body, headers=CAP).status_code == 401
     bad_key = {"Authorization": "Bearer ak_nope"}
-    assert client.post("/api/v1/alerts", content=body, headers={**CAP, **bad_key}).status_code == 401
-    r = client.post("/api/v1/alerts", content=body, headers={"Content-Type": "application/json", **nws.headers})
-    assert r.status_code == 415 and r.headers["content-type"] == "application/problem+json"
+    assert (
+        client.post("/api/v1/alerts", content=body, headers={**CAP, **bad_key}).status_code == 401
+    )
+    r = client.post(
+        "/api/v1/alerts", content=body, headers={"Content-Type": "application/json", **nws.headers}
+    )
+    assert r.status_code == 415
+    assert r.headers["content-type"] == "application/problem+json"
     huge = body + b" " * (settings.max_cap_bytes + 1)
-    assert client.post("/api/v1/alerts", content=huge, headers={**CAP, **nws.headers}).status_code == 413
+    assert (
+        client.post("/api/v1/alerts", content=huge, headers={**CAP, **nws.headers}).status_code
+        == 413
+    )
     assert _count(settings, "alert") == 0
 
 
@@ -92,20 +103,32 @@ def test_invalid_documents_get_problem_with_rule(client, nws, shared_data, setti
 
 
 def test_validate_is_a_dry_run(client, shared_data, settings):
-    good = client.post("/api/v1/alerts/validate", content=(shared_data / "cap/samples" / A2).read_bytes(), headers=CAP)
-    assert good.status_code == 200 and good.json()["valid"] is True
-    bad = client.post(
-        "/api/v1/alerts/validate", content=(shared_data / "cap/samples/invalid_missing_scope.xml").read_bytes(), headers=CAP
+    good = client.post(
+        "/api/v1/alerts/validate",
+        content=(shared_data / "cap/samples" / A2).read_bytes(),
+        headers=CAP,
     )
-    assert bad.json()["valid"] is False and bad.json()["violations"]
+    assert good.status_code == 200
+    assert good.json()["valid"] is True
+    bad = client.post(
+        "/api/v1/alerts/validate",
+        content=(shared_data / "cap/samples/invalid_missing_scope.xml").read_bytes(),
+        headers=CAP,
+    )
+    assert bad.json()["valid"] is False
+    assert bad.json()["violations"]
     assert _count(settings, "alert") == 0
 
 
 def _original_of(update: cap.CapAlert) -> bytes:
     ref = update.references[0]
     original = dataclasses.replace(
-        update, identifier=ref.identifier, sent=ref.sent, msg_type=cap.MsgType.ALERT,
-        references=(), references_text=None,
+        update,
+        identifier=ref.identifier,
+        sent=ref.sent,
+        msg_type=cap.MsgType.ALERT,
+        references=(),
+        references_text=None,
     )
     return cap.serialize(original)
 
@@ -114,19 +137,26 @@ def test_update_supersedes_and_cancel_cancels(client, settings, shared_data):
     caltech = make_agency(settings, "Caltech", ["trinet@caltech.edu"])
     update_xml = (shared_data / "cap/samples" / A3).read_bytes()
     update = cap.parse(update_xml).raise_for_errors()
-    first = client.post("/api/v1/alerts", content=_original_of(update), headers={**CAP, **caltech.headers})
+    first = client.post(
+        "/api/v1/alerts", content=_original_of(update), headers={**CAP, **caltech.headers}
+    )
     assert first.status_code == 201, first.text
     second = client.post("/api/v1/alerts", content=update_xml, headers={**CAP, **caltech.headers})
     assert second.status_code == 201
     old = client.get(f"/api/v1/alerts/{first.json()['id']}").json()
-    assert old["state"] == "superseded" and old["replaced_by_id"] == second.json()["id"]
+    assert old["state"] == "superseded"
+    assert old["replaced_by_id"] == second.json()["id"]
     cancel = dataclasses.replace(
-        update, identifier="TRI13970876.3", msg_type=cap.MsgType.CANCEL,
+        update,
+        identifier="TRI13970876.3",
+        msg_type=cap.MsgType.CANCEL,
         sent=datetime.fromisoformat("2003-06-11T20:59:00-07:00"),
         references=(cap.Reference(update.sender, update.identifier, update.sent),),
         references_text=f"{update.sender},{update.identifier},{update.sent.isoformat()}",
     )
-    third = client.post("/api/v1/alerts", content=cap.serialize(cancel), headers={**CAP, **caltech.headers})
+    third = client.post(
+        "/api/v1/alerts", content=cap.serialize(cancel), headers={**CAP, **caltech.headers}
+    )
     assert third.status_code == 201, third.text
     assert client.get(f"/api/v1/alerts/{second.json()['id']}").json()["state"] == "cancelled"
 
@@ -135,7 +165,8 @@ def test_list_filters_and_pagination(client, nws, shared_data):
     body = (shared_data / "cap/samples" / A2).read_bytes()
     client.post("/api/v1/alerts", content=body, headers={**CAP, **nws.headers})
     page = client.get("/api/v1/alerts", params={"sender": "KSTO@NWS.NOAA.GOV", "limit": 1}).json()
-    assert page["total"] == 1 and page["items"][0]["identifier"] == "KSTO1055887203"
+    assert page["total"] == 1
+    assert page["items"][0]["identifier"] == "KSTO1055887203"
     assert client.get("/api/v1/alerts", params={"status": "Exercise"}).json()["total"] == 0
     assert client.get("/api/v1/alerts/999999").status_code == 404
 

@@ -26,8 +26,15 @@ def test_audit_log_is_append_only(settings):
 def test_openapi_documents_every_route(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path in ("/api/v1/alerts", "/api/v1/alerts/validate", "/api/v1/alerts/{alert_id}",
-                 "/api/v1/alerts/{alert_id}.xml", "/feeds/alerts.atom", "/healthz", "/readyz"):
+    for path in (
+        "/api/v1/alerts",
+        "/api/v1/alerts/validate",
+        "/api/v1/alerts/{alert_id}",
+        "/api/v1/alerts/{alert_id}.xml",
+        "/feeds/alerts.atom",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in paths, path
     for path, ops in paths.items():
         for method, op in ops.items():

@@ -14,7 +14,10 @@ from tests.alerts.conftest import make_agency
 BODY = {
     "phone": "(212) 736-3100",
     "language": "es",
-    "locations": [{"label": "home", "lon": -73.99, "lat": 40.75}, {"label": "work", "lon": -74.0, "lat": 40.7}],
+    "locations": [
+        {"label": "home", "lon": -73.99, "lat": 40.75},
+        {"label": "work", "lon": -74.0, "lat": 40.7},
+    ],
 }
 
 
@@ -35,8 +38,11 @@ def test_create_normalises_number_and_masks_for_non_admins(client, settings):
     plain = client.get(f"/api/v1/subscribers/{created['id']}", headers=admin.headers).json()
     assert plain["phone"] == "+1********00"
     assert "736" not in plain["phone"]
-    listing = client.get("/api/v1/subscribers?ends_with=3100", headers={"X-API-Key": admin_key}).json()
-    assert listing["total"] == 1 and listing["items"][0]["phone"] == "+12127363100"
+    listing = client.get(
+        "/api/v1/subscribers?ends_with=3100", headers={"X-API-Key": admin_key}
+    ).json()
+    assert listing["total"] == 1
+    assert listing["items"][0]["phone"] == "+12127363100"
 
 
 def test_non_admin_key_cannot_add(client, settings):
@@ -55,7 +61,9 @@ def test_bad_number_is_rejected_with_reason_and_nothing_stored(client, settings)
     with session_scope(engine) as s:
         key = access.issue_key(session=s, agency_id=agency.agency_id, admin=True).key
     engine.dispose()
-    r = client.post("/api/v1/subscribers", json={**BODY, "phone": "+1 555 12"}, headers={"X-API-Key": key})
+    r = client.post(
+        "/api/v1/subscribers", json={**BODY, "phone": "+1 555 12"}, headers={"X-API-Key": key}
+    )
     assert r.status_code == 400
     problem = r.json()
     assert problem["violations"][0]["rule"] == "SUBSCRIBER-PHONE-INVALID"
@@ -85,14 +93,22 @@ def test_import_is_all_or_nothing(settings, tmp_path):
     engine = make_engine(settings)
     report = importer.import_file(engine, _write_csv(tmp_path / "a.csv", [good, bad]))
     assert not report.ok
-    assert report.errors[0].line == 3 and report.errors[0].column == "phone"
+    assert report.errors[0].line == 3
+    assert report.errors[0].column == "phone"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM subscriber")).scalar_one() == 0
-    report = importer.import_file(engine, _write_csv(tmp_path / "b.csv", [good, {**good, "lon": "-74.0"}]))
-    assert report.ok and report.subscribers == 1 and report.locations == 2
+    report = importer.import_file(
+        engine, _write_csv(tmp_path / "b.csv", [good, {**good, "lon": "-74.0"}])
+    )
+    assert report.ok
+    assert report.subscribers == 1
+    assert report.locations == 2
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM subscriber_location")).scalar_one() == 2
-        assert conn.execute(sa.text("SELECT phone_e164 FROM subscriber")).scalar_one() == "+12127363100"
+        assert (
+            conn.execute(sa.text("SELECT phone_e164 FROM subscriber")).scalar_one()
+            == "+12127363100"
+        )
     engine.dispose()
 
 
@@ -101,4 +117,5 @@ def test_import_rejects_out_of_range_coordinates(settings, tmp_path):
     engine = make_engine(settings)
     report = importer.import_file(engine, _write_csv(tmp_path / "c.csv", rows))
     engine.dispose()
-    assert report.errors and "lon" in report.errors[0].reason
+    assert report.errors
+    assert "lon" in report.errors[0].reason

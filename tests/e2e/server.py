@@ -24,8 +24,16 @@ def free_port() -> int:
 @contextmanager
 def running(settings: Settings, port: int) -> Iterator[str]:
     """Serve ``create_app(settings)`` on 127.0.0.1:port until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on", ws="none"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws="none",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -7,19 +7,24 @@ they are about to do?
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from alerts import migrate
+from alerts.app import create_app
 from alerts.db import make_engine, session_scope
 from alerts.settings import REPO_ROOT, Settings
 from alerts.subscribers import service as subscribers
 from alerts.subscribers.models import LocationIn, SubscriberCreate
 from tests.console.conftest import PASSWORD, make_team
-from tests.e2e.server import free_port, running
+from tests.e2e.server import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -49,11 +54,38 @@ PEOPLE = [
         (-0.003, 0.0, "es"),
     ]
 ]
-# A crowd in Midtown East, far from Zone A: 60 people, so a dispatch at 5/s takes 12 s.
+# A crowd in Midtown East, far from Zone A: 60 people, so a dispatch at 2/s takes 30 s.
 CROWD = [(-73.975 + 0.025 * (i % 10) / 10, 40.752 + 0.015 * (i // 10) / 6, "en") for i in range(60)]
 CROWD_CORNERS = [(40.749, -73.978), (40.749, -73.946), (40.770, -73.946), (40.770, -73.978)]
 INSIDE_CORNERS = [(40.705, -74.02), (40.705, -73.99), (40.725, -73.99), (40.725, -74.02)]
 STRADDLING_CORNERS = [(40.72, -73.95), (40.72, -73.90), (40.75, -73.90), (40.75, -73.95)]
+
+
+@contextmanager
+def running(settings: Settings, port: int, start_timeout_s: float = 120.0) -> Iterator[str]:
+    """Serve the app on loopback; a generous start timeout for busy shared CI machines."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="none",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise RuntimeError("server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
 
 
 def _populate(settings: Settings) -> None:
@@ -81,7 +113,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("node_modules missing (make node_modules/.installed)")
     db = tmp_path_factory.mktemp("console") / "console.db"
     port = free_port()
-    # The real dispatch path: in-process worker, embedded MMSC simulator, 5 SubmitReq/s.
+    # The real dispatch path: in-process worker, embedded MMSC simulator, 2 SubmitReq/s.
     settings = Settings(
         env="test",
         database_url=f"sqlite:///{db}",
@@ -89,7 +121,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         embedded_mmsc=True,
         public_base_url=f"http://127.0.0.1:{port}",
         sim_report_delay_s=0.05,
-        mmsc_rate_limit=5.0,
+        mmsc_rate_limit=2.0,
     )
     engine = make_engine(settings)
     migrate.upgrade(engine)
@@ -103,10 +135,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian chromium; never a downloaded browser."""
+    sync_api.expect.set_options(timeout=30_000)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield b
         b.close()
+
+
+JS_ERRORS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_script_errors() -> Iterator[None]:
+    """Every page of a test ran its scripts without an uncaught error."""
+    JS_ERRORS.clear()
+    yield
+    assert not JS_ERRORS, JS_ERRORS
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -118,7 +162,9 @@ def _shots() -> None:
 def signed_in(browser: Any, server: str, username: str) -> Any:
     """A fresh browser context signed in as ``username``; returns its page."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server)
+    context.set_default_timeout(60_000)  # shared CI machines can be slow; waits end early
     page = context.new_page()
+    page.on("pageerror", lambda exc: JS_ERRORS.append(str(exc)))
     page.goto("/console/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
@@ -167,9 +213,9 @@ def test_author_composes_and_second_person_approves(browser: Any, server: str) -
     page = signed_in(browser, server, "alice")
     compose_actual(page)
     reach = page.locator("#reach")
-    sync_api.expect(reach).to_contain_text("Will reach 9 people", timeout=20_000)
+    sync_api.expect(reach).to_contain_text("Will reach 9 people", timeout=45_000)
     sync_api.expect(reach).to_contain_text("en 6")
-    sync_api.expect(page.locator("#preview-map")).to_be_visible(timeout=20_000)
+    sync_api.expect(page.locator("#preview-map")).to_be_visible(timeout=45_000)
     assert page.title().startswith("REAL ALERT")
     sync_api.expect(page.locator("#mode-banner")).to_contain_text("REAL ALERT")
     sync_api.expect(page.locator("#c-h-en-US")).to_contain_text("/ 90")
@@ -193,7 +239,7 @@ def test_author_composes_and_second_person_approves(browser: Any, server: str) -
     sync_api.expect(approver.locator(".state")).to_contain_text("active")
     sync_api.expect(approver.get_by_role("link", name="False alarm — correct now")).to_be_visible()
     dashboard = approver.locator("#dashboard")
-    sync_api.expect(dashboard).to_have_attribute("data-done", "1", timeout=60_000)
+    sync_api.expect(dashboard).to_have_attribute("data-done", "1", timeout=120_000)
     sync_api.expect(dashboard).to_contain_text("100% delivered")
     sync_api.expect(dashboard).to_have_attribute("data-delivered", "9")
     shot(approver, "06-approved-delivered")
@@ -206,7 +252,7 @@ def test_cancel_mid_dispatch_stops_pending_deliveries(browser: Any, server: str)
     author.get_by_label("Start from a template").select_option("shelter_in_place")
     draw_polygon(author, CROWD_CORNERS)
     sync_api.expect(author.locator("#reach")).to_contain_text(
-        "Will reach 60 people", timeout=20_000
+        "Will reach 60 people", timeout=45_000
     )
     author.get_by_role("button", name="Review before sending").click()
     author.get_by_label("To send this REAL alert").fill("Midtown East")
@@ -230,7 +276,7 @@ def test_cancel_mid_dispatch_stops_pending_deliveries(browser: Any, server: str)
     approver.goto(alert_url)
     sync_api.expect(approver.locator(".state")).to_contain_text("cancelled")
     dashboard = approver.locator("#dashboard")
-    sync_api.expect(dashboard).to_have_attribute("data-done", "1", timeout=60_000)
+    sync_api.expect(dashboard).to_have_attribute("data-done", "1", timeout=120_000)
     sync_api.expect(dashboard).to_contain_text("cancelled")
     sync_api.expect(dashboard).to_have_attribute("data-pending", "0")
     delivered = int(dashboard.get_attribute("data-delivered") or 0)
@@ -248,10 +294,10 @@ def test_exercise_banner_everywhere(browser: Any, server: str) -> None:
     page.get_by_label("Start from a template").select_option("shelter_in_place")
     draw_polygon(page, INSIDE_CORNERS)
     sync_api.expect(page.locator("#reach")).to_contain_text(
-        "Test audience in area: 2", timeout=20_000
+        "Test audience in area: 2", timeout=45_000
     )
     sync_api.expect(page.locator(".phone-headline").first).to_contain_text("EXERCISE:")
-    sync_api.expect(page.locator("#preview-map")).to_be_visible(timeout=20_000)
+    sync_api.expect(page.locator("#preview-map")).to_be_visible(timeout=45_000)
     shot(page, "07-compose-exercise")
     page.get_by_role("button", name="Review before sending").click()
     sync_api.expect(page.locator("#mode-banner")).to_contain_text("EXERCISE")
@@ -265,7 +311,7 @@ def test_drawing_outside_jurisdiction_is_refused(browser: Any, server: str) -> N
     page.wait_for_selector("body[data-map-ready]")
     page.evaluate("() => AC.current.setZoom(AC.current.getZoom() - 1, {animate: false})")
     draw_polygon(page, STRADDLING_CORNERS)
-    sync_api.expect(page.locator("#area-status")).to_contain_text("outside", timeout=20_000)
+    sync_api.expect(page.locator("#area-status")).to_contain_text("outside", timeout=45_000)
     sync_api.expect(page.locator("#area-status")).to_contain_text("jurisdiction")
     sync_api.expect(page.get_by_role("button", name="Review before sending")).to_be_disabled()
     shot(page, "09-outside-jurisdiction")
@@ -283,6 +329,7 @@ def test_no_serious_accessibility_violations(browser: Any, server: str) -> None:
         page.goto(path)
         if "status=" in path:
             page.wait_for_selector("body[data-map-ready]")
+        shot(page, "12-page-" + path.strip("/").replace("/", "-").replace("?", "-"))
         bad = axe_violations(page)
         if bad:
             found[path] = [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in bad]

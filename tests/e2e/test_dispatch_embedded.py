@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 import shapely
 from shapely.geometry import shape
 
@@ -26,11 +25,16 @@ CAP = {"Content-Type": "application/cap+xml"}
 
 def _zone(shared_data: Path, zone: str):
     data = json.loads((shared_data / "geo/nyc_hurricane_evacuation_zones.geojson").read_text())
-    return shapely.make_valid(shapely.union_all(
-        [shape(f["geometry"]) for f in data["features"] if str(f["properties"]["zone"]) == zone]))
+    return shapely.make_valid(
+        shapely.union_all(
+            [shape(f["geometry"]) for f in data["features"] if str(f["properties"]["zone"]) == zone]
+        )
+    )
 
 
-def _populate(settings: Settings, shared_data: Path, tmp_path: Path, n_inside: int, n_out: int) -> set[int]:
+def _populate(
+    settings: Settings, shared_data: Path, tmp_path: Path, n_inside: int, n_out: int
+) -> set[int]:
     zone1 = _zone(shared_data, "1")
     shapely.prepare(zone1)
     rng = np.random.default_rng(11)
@@ -41,8 +45,16 @@ def _populate(settings: Settings, shared_data: Path, tmp_path: Path, n_inside: i
         if zone1.covers(shapely.Point(x, y)):
             pts.append((x, y))
     pts += list(zip(rng.uniform(-74.25, -73.7, n_out), rng.uniform(40.5, 40.9, n_out), strict=True))
-    rows = [{"phone": f"+1212555{i:04d}", "language": ["en", "es", "zh"][i % 3], "lon": f"{x}", "lat": f"{y}",
-             "test_audience": "1" if i % 10 == 0 else "0"} for i, (x, y) in enumerate(pts)]
+    rows = [
+        {
+            "phone": f"+1212555{i:04d}",
+            "language": ["en", "es", "zh"][i % 3],
+            "lon": f"{x}",
+            "lat": f"{y}",
+            "test_audience": "1" if i % 10 == 0 else "0",
+        }
+        for i, (x, y) in enumerate(pts)
+    ]
     path = tmp_path / "s.csv"
     path.write_text(importer.csv_text(rows))
     engine = make_engine(settings)
@@ -52,14 +64,22 @@ def _populate(settings: Settings, shared_data: Path, tmp_path: Path, n_inside: i
 
 
 def _settings(database_url: str, port: int) -> Settings:  # noqa: F811
-    return Settings(env="test", database_url=database_url, public_base_url=f"http://127.0.0.1:{port}",
-                    in_process_worker=True, embedded_mmsc=True, sim_report_delay_s=0.05)
+    return Settings(
+        env="test",
+        database_url=database_url,
+        public_base_url=f"http://127.0.0.1:{port}",
+        in_process_worker=True,
+        embedded_mmsc=True,
+        sim_report_delay_s=0.05,
+    )
 
 
 def _wait(client: httpx.Client, alert_id: int, done, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        summary = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1}).json()["summary"]
+        summary = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1}).json()[
+            "summary"
+        ]
         if done(summary) or time.monotonic() > deadline:
             return summary
         time.sleep(0.1)
@@ -74,15 +94,24 @@ def test_alert_reaches_every_subscriber_in_the_zone(database_url, shared_data, t
         r = client.post("/api/v1/alerts", content=evacuation(), headers={**CAP, **agency.headers})
         assert r.status_code == 201, r.text
         alert_id = r.json()["id"]
-        summary = _wait(client, alert_id, lambda s: s["by_state"].get("delivered", 0) >= len(expected)
-                        and s["plan_state"] == "done")
+        summary = _wait(
+            client,
+            alert_id,
+            lambda s: (
+                s["by_state"].get("delivered", 0) >= len(expected) and s["plan_state"] == "done"
+            ),
+        )
         assert summary["targeted"] == len(expected)
         stats = client.get("/mmsc-sim/api/stats").json()
-        assert summary["by_state"] == {"delivered": len(expected)}, json.dumps({k: v for k, v in stats.items() if k != "per_second"})
+        assert summary["by_state"] == {"delivered": len(expected)}, json.dumps(
+            {k: v for k, v in stats.items() if k != "per_second"}
+        )
         assert set(summary["by_language"]) == {"en", "es", "zh"}
         sim = client.get("/mmsc-sim/api/stats").json()
         assert sim["recipients"] == len(expected)
-        rows = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1000}).json()["items"]
+        rows = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1000}).json()[
+            "items"
+        ]
         assert all(row["recipient"].startswith("+1") and "*" in row["recipient"] for row in rows)
         metrics = client.get("/metrics").text
         assert 'alertcast_deliveries{state="delivered"}' in metrics
@@ -95,10 +124,20 @@ def test_exercise_goes_only_to_test_audience(database_url, shared_data, tmp_path
     test_audience = {i for i in expected if (i - 1) % 10 == 0}
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
     with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
-        r = client.post("/api/v1/alerts", content=evacuation(status="Exercise"), headers={**CAP, **agency.headers})
+        r = client.post(
+            "/api/v1/alerts",
+            content=evacuation(status="Exercise"),
+            headers={**CAP, **agency.headers},
+        )
         alert_id = r.json()["id"]
-        summary = _wait(client, alert_id, lambda s: s["plan_state"] == "done"
-                        and s["by_state"].get("delivered", 0) >= len(test_audience))
+        summary = _wait(
+            client,
+            alert_id,
+            lambda s: (
+                s["plan_state"] == "done"
+                and s["by_state"].get("delivered", 0) >= len(test_audience)
+            ),
+        )
         assert summary["targeted"] == len(test_audience)
         assert summary["by_state"] == {"delivered": len(test_audience)}
 
@@ -110,15 +149,26 @@ def test_cancel_stops_pending_and_notifies_reached(database_url, shared_data, tm
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
     with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
         original = evacuation()
-        alert_id = client.post("/api/v1/alerts", content=original, headers={**CAP, **agency.headers}).json()["id"]
-        _wait(client, alert_id, lambda s: s["by_state"].get("submitted", 0) + s["by_state"].get("delivered", 0) >= 10)
-        cancelled = client.post("/api/v1/alerts", content=cancel_of(original), headers={**CAP, **agency.headers})
+        alert_id = client.post(
+            "/api/v1/alerts", content=original, headers={**CAP, **agency.headers}
+        ).json()["id"]
+        _wait(
+            client,
+            alert_id,
+            lambda s: s["by_state"].get("submitted", 0) + s["by_state"].get("delivered", 0) >= 10,
+        )
+        cancelled = client.post(
+            "/api/v1/alerts", content=cancel_of(original), headers={**CAP, **agency.headers}
+        )
         assert cancelled.status_code == 201, cancelled.text
-        first = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1}).json()["summary"]
+        first = client.get(f"/api/v1/alerts/{alert_id}/deliveries", params={"limit": 1}).json()[
+            "summary"
+        ]
         before = client.get("/mmsc-sim/api/stats").json()["recipients"]
         assert first["plan_state"] == "cancelled"
         assert first["by_state"].get("cancelled", 0) > 0
-        assert not first["by_state"].get("submitting") and not first["by_state"].get("queued")
+        assert not first["by_state"].get("submitting")
+        assert not first["by_state"].get("queued")
         reached = first["by_state"].get("submitted", 0) + first["by_state"].get("delivered", 0)
         assert 0 < reached < len(expected)
         cancel_id = cancelled.json()["id"]
