@@ -147,17 +147,139 @@ def _print_table(rows: dict[str, float]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# API half (lead): api_ingest_benchmark() — POST /api/v1/alerts throughput on SQLite and
-# PostgreSQL — goes here and is called from main() after parse_ingest_benchmark().
+# API half: POST /api/v1/alerts throughput through a real uvicorn server on loopback, on SQLite
+# and on a fresh PostgreSQL database, with the parse-only rate of the same documents as the peer.
 # ---------------------------------------------------------------------------------------------
+
+
+def _unique_alerts(n: int) -> list[bytes]:
+    """N distinct, valid CAP 1.2 alerts (a polygon in Manhattan, English and Spanish)."""
+    from tests.capdocs import evacuation
+
+    polygon = "40.70,-74.02 40.75,-74.02 40.75,-73.96 40.70,-73.96 40.70,-74.02"
+    return [evacuation(identifier=f"BENCH-{i}", zones=(), polygon=polygon) for i in range(n)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(database_url: str, port: int) -> tuple[object, object]:
+    import threading
+
+    import uvicorn
+
+    from alerts.app import create_app
+    from alerts.settings import Settings
+
+    settings = Settings(
+        env="test",
+        database_url=database_url,
+        in_process_worker=False,
+        embedded_mmsc=False,
+        public_base_url=f"http://127.0.0.1:{port}",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="error", lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(3000):
+        if server.started:
+            break
+        time.sleep(0.01)
+    return server, thread
+
+
+async def _post_all(base: str, key: str, docs: list[bytes], concurrency: int) -> float:
+    import asyncio
+
+    import httpx
+
+    sem = asyncio.Semaphore(concurrency)
+    headers = {"Content-Type": "application/cap+xml", "Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+
+        async def one(doc: bytes) -> None:
+            async with sem:
+                r = await client.post("/api/v1/alerts", content=doc, headers=headers)
+                assert r.status_code == 201, r.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(d) for d in docs))
+        return time.perf_counter() - started
+
+
+def _api_rate(database_url: str, n: int, concurrency: int) -> float:
+    import asyncio
+
+    from alerts import migrate
+    from alerts.db import make_engine
+    from alerts.settings import Settings
+    from tests.alerts.conftest import make_agency
+
+    settings = Settings(env="test", database_url=database_url)
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    engine.dispose()
+    key = make_agency(settings, "bench", ["nycem@nyc.gov"]).key
+    port = _free_port()
+    server, thread = _serve(database_url, port)
+    try:
+        docs = _unique_alerts(n)
+        asyncio.run(
+            _post_all(f"http://127.0.0.1:{port}", key, docs[: min(50, n)], concurrency)
+        )  # warm
+        seconds = asyncio.run(
+            _post_all(f"http://127.0.0.1:{port}", key, docs[min(50, n) :], concurrency)
+        )
+        return (n - min(50, n)) / seconds
+    finally:
+        server.should_exit = True  # type: ignore[attr-defined]
+        thread.join(timeout=30)  # type: ignore[attr-defined]
+
+
+def api_ingest_benchmark(n: int, concurrency: int) -> dict[str, float]:
+    """POST /api/v1/alerts alerts/s on SQLite and PostgreSQL, beside the parse-only rate."""
+    import tempfile
+
+    from tests.dbfixtures import create_pg_database, drop_pg_database, pg_url
+
+    docs = _unique_alerts(200)
+    parse_only = throughput(parse, docs, 2.0, 3)
+    rows = {"parse+validate only": parse_only}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows["API ingest, SQLite"] = _api_rate(f"sqlite:///{tmp}/bench.db", n, concurrency)
+    name = create_pg_database("alertcast_bench")
+    try:
+        rows["API ingest, PostgreSQL"] = _api_rate(pg_url(name), n, concurrency)
+    finally:
+        drop_pg_database(name)
+    print(
+        f"\nAPI ingest ({n} distinct alerts, {concurrency} concurrent clients, one uvicorn process)"
+    )
+    for label, rate in rows.items():
+        print(f"{label:30} {rate:10,.0f} alerts/s {rate / parse_only:8.2f}x of parse-only")
+    return rows
 
 
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--seconds", type=float, default=3.0, help="time budget per contender")
     args.add_argument("--rounds", type=int, default=5, help="minimum repeats per document")
+    args.add_argument("--api-alerts", type=int, default=2000, help="alerts posted per database")
+    args.add_argument("--concurrency", type=int, default=16, help="concurrent API clients")
+    args.add_argument("--no-api", action="store_true", help="skip the API half")
     ns = args.parse_args()
     parse_ingest_benchmark(ns.seconds, ns.rounds)
+    if not ns.no_api:
+        api_ingest_benchmark(ns.api_alerts, ns.concurrency)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,11 @@ def _area_pieces(
         if circle.is_empty and len(errors) == known:
             warnings.append(f"{area.area_desc}: circle {text.strip()!r} has zero radius")
         pieces.append(circle)
+    if pieces and area.geocodes:
+        # As WEA does: a polygon or circle is the area; geocodes beside it only name the places
+        # (NWS adds whole counties to storm-based polygons; their union would over-alert).
+        warnings.append(f"{area.area_desc}: geocodes not used, the polygon/circle defines the area")
+        return pieces
     for value_name, value in area.geocodes:
         try:
             pieces.append(registry.resolve(value_name, value))

@@ -222,6 +222,9 @@ class Planner:
         expected_max: int | None = None,
     ) -> PlanOutcome:
         assert alert.id is not None
+        batches = [b for b in batches if b[3].subscriber_ids.size]  # nobody to message: no render
+        if state is PlanState.DISPATCHING and not batches:
+            state, reason = PlanState.DONE, reason or "no subscriber is inside the area"
         rendered = [
             self._render(kind, geometry, text_alert, sel)
             for kind, geometry, text_alert, sel in batches
@@ -244,7 +247,7 @@ class Planner:
                 priority=max((priority_of(alert, b[0]) for b in batches), default=0),
             )
             session.add(plan)
-            if state is PlanState.DISPATCHING and alert.msg_type in ("Update", "Cancel"):
+            if alert.msg_type in ("Update", "Cancel"):
                 _stop_previous(
                     conn, [p.id for p in self._previous(session, alert) if p.id is not None]
                 )
@@ -256,7 +259,7 @@ class Planner:
     def _render(
         self, kind: MessageKind, geometry: BaseGeometry, text_alert: Alert, sel: Selection
     ) -> list[rendering.RenderedMessage]:
-        languages = list(sel.by_language()) or ["en"]
+        languages = list(sel.by_language())
         link = f"{self.public_base_url}/a/{text_alert.short_id}"
         return rendering.render_messages(
             text_alert, geometry, kind=kind, languages=languages, link=link

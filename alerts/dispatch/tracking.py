@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from alerts.db import db_time, utcnow
 from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 FINAL = {"delivered": "delivered", "failed": "failed", "expired": "expired"}
 RETRIES = 20
 RETRY_AFTER_S = 0.5
+DB_RETRY_S = 1.0
 _UPDATE = sa.text(
     "UPDATE delivery SET state = :s, final_at = :t, reason = :r WHERE message_id = :m AND recipient = :n "
     "AND state IN ('submitting', 'submitted')"
@@ -71,7 +73,16 @@ class DeliveryReportWriter:
         return items
 
     async def _write(self, items: list[tuple[DeliveryReport, int]]) -> None:
-        unmatched = await asyncio.to_thread(self._apply, items)
+        try:
+            unmatched = await asyncio.to_thread(self._apply, items)
+        except DBAPIError as exc:
+            # The MMSC has been acknowledged already: a database restart must not lose the
+            # reports (nor end this task), so keep them all and try again shortly.
+            log.warning("delivery reports not written (%s); retrying", type(exc.orig).__name__)
+            loop = asyncio.get_running_loop()
+            for item in items:
+                loop.call_later(DB_RETRY_S, self._queue.put_nowait, item)
+            return
         for report, tries in unmatched:
             if tries + 1 >= RETRIES:
                 self.orphaned += 1

@@ -225,7 +225,7 @@ class Worker:
         sem = asyncio.Semaphore(self.config.concurrency * 4)
         pending: list[asyncio.Task[list[queue.Outcome]]] = []
         n = 0
-        renew_at = time.monotonic() + self.config.lease_s / 3
+        renew_at = 0.0  # renew before the first send too: the claim may be a while ago
         while n < len(requests):
             granted = await self.bucket.acquire(len(requests) - n)
             if time.monotonic() >= renew_at:  # a long wait for tokens must not outlast the lease

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from alerts.deps import CurrentAgency, SessionDep, SettingsDep
 from alerts.errors import PayloadTooLarge, UnsupportedMediaType
@@ -116,15 +117,20 @@ async def post_alert(
 ) -> Response:
     """Validate and store a CAP 1.2 (or 1.1/1.0) alert; repeats return the stored alert."""
     data = await read_cap_body(request, settings.max_cap_bytes)
-    outcome = service.ingest(
-        session=session,
-        data=data,
-        agency=agency,
-        max_bytes=settings.max_cap_bytes,
-        actor=f"agency:{agency.id}",
-        area_resolver=getattr(request.app.state, "area_resolver", None),
-    )
-    session.commit()
+
+    def store() -> service.IngestOutcome:
+        outcome = service.ingest(
+            session=session,
+            data=data,
+            agency=agency,
+            max_bytes=settings.max_cap_bytes,
+            actor=f"agency:{agency.id}",
+            area_resolver=getattr(request.app.state, "area_resolver", None),
+        )
+        session.commit()
+        return outcome
+
+    outcome = await run_in_threadpool(store)  # parsing and the database stay off the event loop
     hooks = getattr(request.app.state, "on_alert_stored", [])
     for hook in hooks:
         await hook(outcome)
@@ -142,7 +148,9 @@ async def post_alert(
 async def validate_alert(request: Request, settings: SettingsDep) -> dict[str, Any]:
     """Dry run: the full rule report (errors and warnings); nothing is stored."""
     data = await read_cap_body(request, settings.max_cap_bytes)
-    result = service.validate_document(data, agency=None, max_bytes=settings.max_cap_bytes)
+    result = await run_in_threadpool(
+        service.validate_document, data, agency=None, max_bytes=settings.max_cap_bytes
+    )
     return {
         "valid": result.ok,
         "cap_version": result.cap_version,

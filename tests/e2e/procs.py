@@ -8,12 +8,14 @@ after a bounded wait), so a failing test leaves nothing running. Also shared by 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,9 +25,13 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+import uvicorn
+from pydantic import SecretStr
 
 from alerts import migrate
 from alerts.db import make_engine
+from alerts.mmsc import SimulatorConfig, create_simulator_app
+from alerts.mmsc.simulator import Simulator
 from alerts.settings import DEFAULT_SECRET, Settings
 from alerts.subscribers.synth import synth_into
 from geo.zones import ZoneRegistry
@@ -129,6 +135,88 @@ class Sim:
 
 
 @dataclass
+class LocalSim:
+    """The MMSC simulator served by uvicorn in a thread of this process on a loopback port.
+
+    Same app as ``alertcast mmsc-sim``; living here lets a test switch faults (outage now,
+    throttle) at run time and read the full message store.
+    """
+
+    simulator: Simulator
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+    @property
+    def mm7_url(self) -> str:
+        """The MM7 endpoint workers submit to."""
+        return f"{self.url}/mm7"
+
+    def set_faults(self, **changes: object) -> None:
+        """Replace fault settings (``Faults`` fields) from now on."""
+        config = self.simulator.config
+        faults = config.faults.model_copy(update=changes)
+        self.simulator.config = config.model_copy(update={"faults": faults})
+
+    def outage_now(self, seconds: float) -> None:
+        """Answer 503 to every MM7 request for the next ``seconds``."""
+        up = time.monotonic() - self.simulator.stats.started
+        self.set_faults(outages=[(up, up + seconds)])
+
+    def reset(self) -> None:
+        """Forget messages and counters (between tests)."""
+        self.simulator.reset()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters as ``GET /api/stats`` shows them."""
+        for _ in range(20):  # the server thread may be appending; retry a bounded number of times
+            try:
+                return dict(self.simulator.stats.snapshot())
+            except RuntimeError:
+                time.sleep(0.01)
+        raise RuntimeError("simulator stats kept changing")
+
+    def recipients_per_number(self) -> collections.Counter[str]:
+        """How many times each number was accepted."""
+        store = self.simulator.store
+        for _ in range(20):
+            try:
+                messages = store.latest(len(store))
+                break
+            except RuntimeError:
+                time.sleep(0.01)
+        else:
+            raise RuntimeError("simulator store kept changing")
+        assert len(messages) == store.total, "simulator store too small to count duplicates"
+        return collections.Counter(a.value for m in messages for a in m.recipients)
+
+
+@contextmanager
+def local_sim(api_url: str, **config: Any) -> Iterator[LocalSim]:
+    """Serve a simulator (delivery reports to the API at ``api_url``) until the block ends."""
+    sim_config = SimulatorConfig(
+        vasp_url=f"{api_url}/mm7/default",
+        vasp_username="mmsc",
+        vasp_password=SecretStr(DEFAULT_SECRET),
+        store_limit=1_000_000,
+        **config,
+    )
+    app = create_simulator_app(sim_config)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for("simulator to start", lambda: bool(server.started), 30, every=0.02)
+        yield LocalSim(app.state.simulator, server, thread, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@dataclass
 class Cluster:
     """API, workers and simulator processes on one PostgreSQL database."""
 
@@ -160,7 +248,7 @@ class Cluster:
         """Start ``alertcast ARGS`` with its output in ``workdir/NAME.log``."""
         log = self.workdir / f"{name}.log"
         with log.open("ab") as out:
-            popen = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+            popen = subprocess.Popen(
                 [ALERTCAST, *args],
                 cwd=REPO,
                 env=self._env(env or {}),
@@ -188,7 +276,7 @@ class Cluster:
         self._await_http(proc, f"{sim.url}/api/stats", 30)
         return sim
 
-    def start_worker(self, sim: Sim, **settings: object) -> Proc:
+    def start_worker(self, sim: Sim | LocalSim, **settings: object) -> Proc:
         """``alertcast worker`` on ``sim``; ``settings`` become ALERTCAST_* variables."""
         env = {"ALERTCAST_MMSC_URL": sim.mm7_url}
         env.update({f"ALERTCAST_{k.upper()}": str(v) for k, v in settings.items()})
@@ -198,7 +286,7 @@ class Cluster:
     def await_workers(self, procs: list[Proc], timeout: float = 40) -> None:
         """Wait until every worker logged its start."""
         for p in procs:
-            wait_for(f"{p.name} to start", lambda p=p: _started(p), timeout)
+            wait_for(f"{p.name} to start", functools.partial(_started, p), timeout)
 
     @staticmethod
     def _await_http(proc: Proc, url: str, timeout: float) -> None:

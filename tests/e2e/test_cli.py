@@ -15,9 +15,18 @@ REPO = Path(__file__).resolve().parents[2]
 ALERTCAST = str(Path(sys.executable).parent / "alertcast")
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ALERTCAST, *args], env={**os.environ, **env}, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def _run(
+    args: list[str], env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ALERTCAST, *args],
+        env={**os.environ, **env},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -26,7 +35,17 @@ def test_demo_json_contract(tmp_path):
     proc = _run(["demo", "--subscribers", "3000", "--json", "--out", str(out)], {}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    for key in ("targeted", "submitted", "delivered", "failed", "pending", "cancelled", "expired", "seconds", "map"):
+    for key in (
+        "targeted",
+        "submitted",
+        "delivered",
+        "failed",
+        "pending",
+        "cancelled",
+        "expired",
+        "seconds",
+        "map",
+    ):
         assert key in summary, key
     assert summary["targeted"] > 0
     assert summary["delivered"] + summary["failed"] == summary["targeted"]
@@ -38,7 +57,10 @@ def test_demo_json_contract(tmp_path):
 
 
 def test_admin_commands_and_ingest(tmp_path, shared_data):
-    env = {"ALERTCAST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "ALERTCAST_VAR_DIR": str(tmp_path)}
+    env = {
+        "ALERTCAST_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "ALERTCAST_VAR_DIR": str(tmp_path),
+    }
     assert _run(["db", "upgrade"], env).returncode == 0
     made = _run(["agency", "create", "NWS Sacramento", "--sender", "KSTO@NWS.NOAA.GOV"], env)
     assert made.returncode == 0, made.stderr
@@ -51,8 +73,15 @@ def test_admin_commands_and_ingest(tmp_path, shared_data):
     assert "stored" in first.stdout
     again = _run(["ingest", str(sample), "--agency", "NWS Sacramento"], env)
     assert "already stored" in again.stdout
-    bad = _run(["ingest", str(shared_data / "cap/samples/invalid_missing_scope.xml"), "--agency", "NWS Sacramento"],
-               env)
+    bad = _run(
+        [
+            "ingest",
+            str(shared_data / "cap/samples/invalid_missing_scope.xml"),
+            "--agency",
+            "NWS Sacramento",
+        ],
+        env,
+    )
     assert bad.returncode == 1
     assert "XSD-INVALID" in bad.stderr
 

@@ -232,3 +232,16 @@ def test_every_sample_polygon_and_circle_parses_or_names_a_rule(shared_data) -> 
                 else:
                     assert parse(text).is_valid, path.name
     assert seen >= 20
+
+
+def test_polygon_beside_geocodes_defines_the_area(registry):
+    """NWS style: storm polygon plus whole-county codes; only the polygon is targeted."""
+    polygon = "40.70,-74.02 40.75,-74.02 40.75,-73.96 40.70,-73.96 40.70,-74.02"
+    both = area_geometry(
+        [CapArea("storm", polygons=[polygon], geocodes=[("FIPS6", "036061"), ("UGC", "NYZ999")])],
+        registry,
+    )
+    alone = area_geometry([CapArea("storm", polygons=[polygon])], registry)
+    assert not both.errors
+    assert both.geometry.equals(alone.geometry)
+    assert any("geocodes not used" in w for w in both.warnings)
