@@ -305,6 +305,7 @@ class Cluster:
         for p in self.procs:
             if p.alive():
                 p.popen.send_signal(signal.SIGTERM)
+                p.popen.send_signal(signal.SIGCONT)  # a paused process acts on SIGTERM only then
         deadline = time.monotonic() + 15
         for p in self.procs:
             try:

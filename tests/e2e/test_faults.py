@@ -238,7 +238,7 @@ def test_cancel_mid_dispatch_nothing_submitted_after_ack(env: Env) -> None:
     state = env.db.by_state(alert_id)
     assert not {"queued", "claimed", "submitting"} & set(state), state
     reached = state.get("submitted", 0) + state.get("delivered", 0)
-    missing, extra = env.duplicates(alert_id)
+    _, extra = env.duplicates(alert_id)
     assert state.get("cancelled", 0) > 0
     assert (reached, extra) == (at_ack.get("recipients", 0), 0), (state, at_ack, extra)
     print(f"\ncancel: targeted={targeted} reached={reached} ack={ack_s * 1000:.0f} ms")
