@@ -93,21 +93,50 @@ def seed_demo(
     return {"agency": DEMO_AGENCY, "key_file": str(key_file)}
 
 
+DEMO_USERS = (("author", "author"), ("approver", "approver"), ("admin", "admin"))
+
+
 def _seed_users(settings: Settings, say: Callable[[str], None]) -> None:
-    """Demo operators author/approver with known passwords (development only)."""
+    """Demo operators (author, approver, admin) with generated passwords in var/demo-users.txt."""
+    import secrets
+
+    from sqlmodel import select
+
+    from alerts.access.user_models import User, UserCreate
+    from alerts.access.users import create_user
+
     if settings.env == "production":
         return
+    lines = []
+    engine = make_engine(settings)
     try:
-        from alerts.access import users
-    except ImportError:  # console not installed
-        return
-    seeded = (
-        users.seed_demo_users(settings, agency_name=DEMO_AGENCY)
-        if hasattr(users, "seed_demo_users")
-        else []
-    )
-    for line in seeded:
-        say(line)
+        with session_scope(engine) as session:
+            agency = access.find_agency(session=session, ref=DEMO_AGENCY)
+            assert agency.id is not None
+            for username, role in DEMO_USERS:
+                if session.exec(select(User).where(User.username == username)).first():
+                    continue
+                password = secrets.token_urlsafe(12)
+                create_user(
+                    session=session,
+                    data=UserCreate(
+                        username=username,
+                        display_name=f"Demo {role}",
+                        role=role,
+                        agency_id=agency.id,
+                        password=password,
+                    ),
+                    actor="seed",
+                )
+                lines.append(f"{username}\t{role}\t{password}")
+    finally:
+        engine.dispose()
+    if lines:
+        users_file = settings.var_dir / "demo-users.txt"
+        with users_file.open("a") as fh:
+            fh.write("\n".join(lines) + "\n")
+        users_file.chmod(0o600)
+        say(f"demo console users (username, role, password) written to {users_file}")
 
 
 def _cap(zones: tuple[str, ...]) -> bytes:

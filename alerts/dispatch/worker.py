@@ -136,8 +136,13 @@ class Worker:
         limit = self.bucket.backend.spec.rate if self.bucket.backend is not None else None
         size = self.config.batch_size
         per_request = getattr(self.connector, "max_recipients", 1)
-        if limit:  # keep one batch to about a quarter second so a cancel never waits long
-            size = min(size, max(per_request, int(limit * 0.25) * per_request))
+        if limit:
+            # Keep everything this worker has in flight (``concurrency`` batches) to about a
+            # quarter second of the link's rate, so a cancel never waits long for submits
+            # already under way, an outage trips the breaker before much more is sent, and
+            # no batch waits for tokens anywhere near its lease.
+            per_batch = limit * 0.25 / self.config.concurrency
+            size = min(size, max(per_request, int(per_batch) * per_request))
         return size
 
     def _claim(self) -> tuple[str, list[queue.Claimed]]:

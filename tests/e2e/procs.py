@@ -418,6 +418,18 @@ class Db:
                 ).scalar_one()
             )
 
+    def history(self, alert_id: int, numbers: list[str]) -> list[tuple[object, ...]]:
+        """Attempt history of some recipients (for assertion messages)."""
+        if not numbers:
+            return []
+        q = sa.text(
+            "SELECT d.recipient, d.state, a.batch_id, a.outcome, a.status_code, a.at "
+            "FROM delivery d JOIN delivery_attempt a ON a.delivery_id = d.id "
+            "WHERE d.alert_id = :a AND d.recipient IN :n ORDER BY d.recipient, a.at"
+        ).bindparams(sa.bindparam("n", expanding=True))
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(q, {"a": alert_id, "n": numbers})]
+
     def max_attempts(self, alert_id: int) -> int:
         """The highest attempt count of an alert's deliveries."""
         with self.engine.connect() as conn:
