@@ -22,8 +22,14 @@ BOX_B = "40.74,-73.99 40.76,-73.99 40.76,-73.97 40.74,-73.97 40.74,-73.99"
 
 
 def _people(settings, tmp_path) -> None:
-    rows = [{"phone": f"+1212555{i:04d}", "language": "en", "lon": "-74.01", "lat": "40.71"} for i in range(8)]
-    rows += [{"phone": f"+1212556{i:04d}", "language": "es", "lon": "-73.98", "lat": "40.75"} for i in range(5)]
+    rows = [
+        {"phone": f"+1212555{i:04d}", "language": "en", "lon": "-74.01", "lat": "40.71"}
+        for i in range(8)
+    ]
+    rows += [
+        {"phone": f"+1212556{i:04d}", "language": "es", "lon": "-73.98", "lat": "40.75"}
+        for i in range(5)
+    ]
     path = tmp_path / "p.csv"
     path.write_text(importer.csv_text(rows))
     engine = make_engine(settings)
@@ -51,12 +57,19 @@ def test_update_moves_the_area_and_tells_the_old_area(database_url, tmp_path):  
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
     with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
         first = evacuation(zones=(), polygon=BOX_A)
-        alert_id = client.post("/api/v1/alerts", content=first, headers={**CAP, **agency.headers}).json()["id"]
+        alert_id = client.post(
+            "/api/v1/alerts", content=first, headers={**CAP, **agency.headers}
+        ).json()["id"]
         _until(client, alert_id, _delivered(8))
         ident = first.split(b"<identifier>")[1].split(b"<")[0].decode()
         sent = first.split(b"<sent>")[1].split(b"<")[0].decode()
-        update = evacuation(zones=(), polygon=BOX_B, msg_type="Update",
-                            references=f"nycem@nyc.gov,{ident},{sent}", identifier=f"{ident}-U")
+        update = evacuation(
+            zones=(),
+            polygon=BOX_B,
+            msg_type="Update",
+            references=f"nycem@nyc.gov,{ident},{sent}",
+            identifier=f"{ident}-U",
+        )
         r = client.post("/api/v1/alerts", content=update, headers={**CAP, **agency.headers})
         assert r.status_code == 201, r.text
         page = _until(client, r.json()["id"], _delivered(13))
@@ -75,10 +88,13 @@ def test_event_stream_reports_until_settled(database_url, tmp_path):  # noqa: F8
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
     with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
         doc = evacuation(zones=(), polygon=BOX_A)
-        alert_id = client.post("/api/v1/alerts", content=doc, headers={**CAP, **agency.headers}).json()["id"]
+        alert_id = client.post(
+            "/api/v1/alerts", content=doc, headers={**CAP, **agency.headers}
+        ).json()["id"]
         events: list[tuple[str, dict]] = []
-        with client.stream("GET", f"/api/v1/alerts/{alert_id}/events", params={"interval_s": 0.2},
-                           timeout=60) as stream:
+        with client.stream(
+            "GET", f"/api/v1/alerts/{alert_id}/events", params={"interval_s": 0.2}, timeout=60
+        ) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             name = ""
             for line in stream.iter_lines():
