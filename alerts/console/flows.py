@@ -147,6 +147,7 @@ async def send(
         },
     )
     session.commit()
+    outcome.expected_recipients = rv.count
     if outcome.created and outcome.alert.state != AlertState.PENDING_APPROVAL:
         for hook in getattr(request.app.state, "on_alert_stored", []):
             await hook(outcome)
@@ -193,7 +194,10 @@ async def approve(request: Request, session: Session, op: Operator, alert_id: in
     )
     session.commit()
     # Newly accepted for dispatch: the hooks plan only outcomes marked as created.
-    accepted = dataclasses.replace(outcome, created=True)
+    # The count the author confirmed travels with it: planning blocks a far larger audience.
+    accepted = dataclasses.replace(
+        outcome, created=True, expected_recipients=sent_facts(session, alert).recipients
+    )
     for hook in getattr(request.app.state, "on_alert_stored", []):
         await hook(accepted)
     return outcome.alert

@@ -17,7 +17,10 @@ class BreakerState(StrEnum):
 
 @dataclass
 class Breaker:
-    """Opens after ``threshold`` consecutive failed batches; cooldown doubles up to ``max_cooldown_s``."""
+    """Opens after ``threshold`` consecutive failed batches with nothing through for ``quiet_s``.
+
+    The cooldown doubles with each failed probe, up to ``max_cooldown_s``.
+    """
 
     threshold: int = 5
     base_cooldown_s: float = 1.0
@@ -27,6 +30,8 @@ class Breaker:
     opens: int = 0
     reopen_at: float = 0.0
     probing: bool = False
+    quiet_s: float = 1.0
+    last_success: float = 0.0
     transitions: list[tuple[float, BreakerState]] = field(default_factory=list)
 
     def _set(self, state: BreakerState) -> None:
@@ -63,12 +68,17 @@ class Breaker:
         """A batch got through: close."""
         self.failures = 0
         self.opens = 0
+        self.last_success = time.monotonic()
         self._set(BreakerState.CLOSED)
 
     def failure(self, *, hard: bool = False) -> None:
         """A batch failed retryably (or the link is misconfigured: ``hard`` opens at once)."""
         self.failures += 1
-        if hard or self.state is BreakerState.HALF_OPEN or self.failures >= self.threshold:
+        # Only a link where nothing got through for ``quiet_s`` is down: a throttling MMSC
+        # (some accepted, some 4006/503) interleaves successes and must not trip the breaker.
+        down = time.monotonic() - self.last_success >= self.quiet_s
+        tripped = self.failures >= self.threshold and down
+        if hard or self.state is BreakerState.HALF_OPEN or tripped:
             self.opens += 1
             cooldown = min(self.max_cooldown_s, self.base_cooldown_s * 2 ** (self.opens - 1))
             if hard:

@@ -124,7 +124,7 @@ class DispatchRuntime:
             return
         alert_id = outcome.alert.id
         await self.stop_replaced(alert_id)
-        task = asyncio.create_task(self.plan(alert_id))
+        task = asyncio.create_task(self.plan(alert_id, expected_max=outcome.expected_recipients))
         self._planning.add(task)
         task.add_done_callback(self._planning.discard)
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from alerts.deps import CurrentAgency, SessionDep, SettingsDep
-from alerts.errors import PayloadTooLarge, UnsupportedMediaType
+from alerts.errors import BadInput, PayloadTooLarge, UnsupportedMediaType, Violation
 from alerts.intake import service
 from alerts.intake.models import Alert, AlertDetail, AlertPage, AlertSummary
 
@@ -53,6 +53,19 @@ async def read_cap_body(request: Request, max_bytes: int) -> bytes:
             raise PayloadTooLarge(f"body is over the {max_bytes}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _expected(request: Request) -> int | None:
+    """``X-Expected-Recipients``: the sender's preview count; dispatch blocks far above it."""
+    value = request.headers.get("x-expected-recipients")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise BadInput(
+            "X-Expected-Recipients must be a whole number",
+            violations=[Violation(rule="HEADER-EXPECTED-RECIPIENTS", message=value[:40])],
+        )
+    return int(value)
 
 
 def links(alert: Alert, base: str = "") -> dict[str, str]:
@@ -116,6 +129,7 @@ async def post_alert(
     request: Request, agency: CurrentAgency, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Validate and store a CAP 1.2 (or 1.1/1.0) alert; repeats return the stored alert."""
+    expected = _expected(request)
     data = await read_cap_body(request, settings.max_cap_bytes)
 
     def store() -> service.IngestOutcome:
@@ -131,6 +145,7 @@ async def post_alert(
         return outcome
 
     outcome = await run_in_threadpool(store)  # parsing and the database stay off the event loop
+    outcome.expected_recipients = expected
     hooks = getattr(request.app.state, "on_alert_stored", [])
     for hook in hooks:
         await hook(outcome)

@@ -30,6 +30,7 @@ class IngestOutcome:
     created: bool
     changed: list[Alert] = field(default_factory=list)
     warnings: list[Violation] = field(default_factory=list)
+    expected_recipients: int | None = None  # the operator's preview count (LA 2025 guard)
 
 
 def violations_of(issues: Sequence[cap.Issue]) -> list[Violation]:

@@ -176,3 +176,29 @@ def test_cancel_stops_pending_and_notifies_reached(database_url, shared_data, tm
         assert notice["targeted"] == reached
         after = client.get("/mmsc-sim/api/stats").json()["recipients"]
         assert after - before == reached  # after the cancel was acknowledged: only the notices
+
+
+def test_count_far_above_the_senders_preview_blocks_dispatch(database_url, shared_data, tmp_path):  # noqa: F811
+    port = free_port()
+    settings = _settings(database_url, port)
+    expected = _populate(settings, shared_data, tmp_path, 40, 0)
+    agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
+    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+        bad = client.post(
+            "/api/v1/alerts",
+            content=evacuation(),
+            headers={**CAP, **agency.headers, "X-Expected-Recipients": "many"},
+        )
+        assert bad.status_code == 400
+        r = client.post(
+            "/api/v1/alerts",
+            content=evacuation(),
+            headers={**CAP, **agency.headers, "X-Expected-Recipients": "3"},
+        )
+        assert r.status_code == 201
+        summary = _wait(client, r.json()["id"], lambda s: s["plan_state"] is not None)
+        assert summary["plan_state"] == "blocked"
+        assert summary["blocked_rule"] == "TARGET-COUNT-ABOVE-PREVIEW"
+        assert str(len(expected)) in summary["blocked_reason"]
+        assert summary["by_state"] == {}
+        assert client.get("/mmsc-sim/api/stats").json().get("recipients", 0) == 0
