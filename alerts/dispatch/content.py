@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,13 +12,17 @@ from functools import partial
 
 from shapely.geometry.base import BaseGeometry
 
+from alerts import cap
 from alerts.dispatch.models import Content, MessageKind
 from alerts.intake.models import Alert
 from renderers import maps, mms, text
+from renderers.images import UnsafeImageError, check_image
 from renderers.localtime import base_language, zone_for
-from renderers.mms import MmsContent, MmsPart
+from renderers.mms import MmsContent, MmsPart, PhotoSlide
 
+log = logging.getLogger(__name__)
 SUBJECT_MAX = 60
+MAX_PHOTOS = 2
 _KIND_PREFIX = {
     MessageKind.CANCEL: {"en": "CANCELLED: ", "es": "CANCELADA: "},
     MessageKind.NOT_AFFECTED: {"en": "No longer affected: ", "es": "Ya no afectado: "},
@@ -96,6 +101,32 @@ def _subject(kind: MessageKind, language: str, info: text.InfoText) -> str:
     return (prefix + (info.event or info.headline))[:SUBJECT_MAX]
 
 
+def resource_photos(alert: Alert, language: str) -> list[PhotoSlide]:
+    """Safe images carried inline (``derefUri``) by the info of this language, as MMS slides.
+
+    A resource that is not a safe image (wrong magic bytes, does not decode, absurd size) is
+    refused with its reason in the log and never forwarded. Images only linked by ``uri`` are
+    not fetched at dispatch time (no outbound fetches from workers).
+    """
+    parsed = cap.parse(alert.raw_xml, max_bytes=len(alert.raw_xml) + 1, check_signature=False).alert
+    if parsed is None or not parsed.infos:
+        return []
+    wanted = base_language(language)
+    info = next((i for i in parsed.infos if base_language(i.language) == wanted), parsed.infos[0])
+    photos = []
+    for res in info.resources:
+        if not res.mime_type.startswith("image/") or not res.deref_uri:
+            continue
+        try:
+            data = base64.b64decode(res.deref_uri, validate=False)
+            check_image(data)
+        except (ValueError, UnsafeImageError) as exc:
+            log.warning("alert %s: resource %r refused: %s", alert.id, res.resource_desc, exc)
+            continue
+        photos.append(PhotoSlide(data, res.resource_desc[:120]))
+    return photos[:MAX_PHOTOS]
+
+
 def render_messages(
     alert: Alert, geometry: BaseGeometry, *, kind: MessageKind, languages: Sequence[str], link: str
 ) -> list[RenderedMessage]:
@@ -108,7 +139,8 @@ def render_messages(
         info = text.choose_info(infos, language)
         body = _body(kind, info, language, link)
         draw = partial(_map, geometry, info, alert)
-        content = mms.build_mms(text=body, render_map=draw)
+        photos = resource_photos(alert, language) if kind is not MessageKind.NOT_AFFECTED else []
+        content = mms.build_mms(text=body, render_map=draw, photos=photos)
         image = content.parts[1]
         out.append(
             RenderedMessage(

@@ -153,6 +153,9 @@ def mmsc_sim(
         typer.Option(help="START:END seconds after start answered 503; repeatable"),
     ] = None,
     store_limit: Annotated[int, typer.Option(help="messages kept for /api/messages")] = 1000,
+    dr_max_in_flight: Annotated[
+        int, typer.Option(help="delivery reports pending at once before dropping")
+    ] = 10_000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
     """Run the MMSC simulator (MM7 endpoint at /mm7, messages page at /)."""
@@ -167,7 +170,7 @@ def mmsc_sim(
         vasp_password=SecretStr(vasp_password) if vasp_password else None,
         max_recipients=max_recipients,
         store_limit=store_limit,
-        reports=ReportPlan(delay_s=dr_delay),
+        reports=ReportPlan(delay_s=dr_delay, max_in_flight=dr_max_in_flight),
         faults=Faults.model_validate(
             {
                 "error_rates": {4006: error_rate} if error_rate else {},
