@@ -13,7 +13,7 @@ from shapely.geometry.base import BaseGeometry
 from alerts.cap.xmlsafe import safe_parse
 from alerts.deps import SessionDep, SettingsDep
 from alerts.errors import BadInput, NotFound, Violation
-from alerts.zones.targeting import Targeting, geojson, zone_counts
+from alerts.zones.targeting import Targeting, geojson
 from geo.areas import AreaResolution, CapArea, ResolvedArea, area_geometry
 from geo.errors import UnknownZoneError
 from geo.geodesy import as_polygonal, buffer_geodesic
@@ -21,7 +21,6 @@ from geo.zones import ZoneRegistry
 
 router = APIRouter(tags=["zones & targeting"])
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-PER_ZONE_SETS_MAX_ZONES = 40
 
 
 def _targeting(request: Request) -> Targeting:
@@ -227,7 +226,7 @@ def preview(
     if sel.subscriber_ids.size == 0:
         warnings.append("no subscriber is inside this area")
     local_sets = [n for n in targeting.registry.names() if not n.startswith("us_")]
-    by_zone = _per_zone(targeting, session, res.geometry, local_sets)
+    by_zone = targeting.per_zone(session, sel, local_sets)
     return {
         "count": int(sel.subscriber_ids.size),
         "by_language": sel.by_language(),
@@ -236,19 +235,3 @@ def preview(
         "warnings": warnings,
         "blocked": res.geometry.is_empty,
     }
-
-
-def _per_zone(
-    targeting: Targeting, session: SessionDep, geometry: BaseGeometry, sets: list[str]
-) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    touched = zone_counts(targeting.registry, geometry, sets)
-    for set_name, ids in touched.items():
-        if len(ids) > PER_ZONE_SETS_MAX_ZONES:
-            continue
-        counts = {}
-        for zone_id in ids:
-            part = targeting.registry.zone(set_name, zone_id).geometry.intersection(geometry)
-            counts[zone_id] = int(targeting.select(session, part).subscriber_ids.size)
-        out[set_name] = counts
-    return out

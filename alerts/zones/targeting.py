@@ -49,6 +49,8 @@ class IndexSnapshot:
 
     version: tuple[Any, ...]
     index: SubscriberIndex
+    lon: npt.NDArray[np.float64]
+    lat: npt.NDArray[np.float64]
     subscriber_id: I64
     language: npt.NDArray[np.int32]
     languages: list[str]
@@ -63,6 +65,7 @@ class Selection:
     language_codes: npt.NDArray[np.int32]
     languages: list[str]
     locations_matched: int
+    rows: I64 = field(default_factory=lambda: np.empty(0, np.int64))
 
     def by_language(self) -> dict[str, int]:
         """Count of subscribers per language."""
@@ -119,7 +122,7 @@ class Targeting:
         )
         test = np.fromiter((bool(r[4]) for r in rows), dtype=np.bool_, count=len(rows))
         index = SubscriberIndex(np.arange(len(rows), dtype=np.int64), lon, lat)
-        return IndexSnapshot(version, index, sub, code, list(langs), test)
+        return IndexSnapshot(version, index, lon, lat, sub, code, list(langs), test)
 
     def select(
         self, session: Session, geometry: BaseGeometry, *, test_only: bool = False
@@ -130,22 +133,36 @@ class Targeting:
         if test_only:
             rows = rows[snap.test_audience[rows]]
         ids, first = np.unique(snap.subscriber_id[rows], return_index=True)
-        return Selection(ids, snap.language[rows][first], snap.languages, len(rows))
+        return Selection(ids, snap.language[rows][first], snap.languages, len(rows), rows)
 
+    def per_zone(
+        self, session: Session, selection: Selection, sets: list[str], max_zones: int = 60
+    ) -> dict[str, dict[str, int]]:
+        """Selected subscribers per zone of the given sets (explains a preview).
 
-def zone_counts(
-    registry: ZoneRegistry, geometry: BaseGeometry, sets: list[str]
-) -> dict[str, list[str]]:
-    """Which zones of the given sets the geometry touches (explains a preview)."""
-    touched: dict[str, list[str]] = {}
-    for name in sets:
-        zs = registry.zone_set(name)
-        hits = [
-            z.id for z in zs.in_bbox(geometry.bounds) if shapely.intersects(z.geometry, geometry)
-        ]
-        if hits:
-            touched[name] = hits
-    return touched
+        Zone geometries are prepared once and tested only against the selected points: a few
+        vectorised point-in-polygon tests, not another index query per zone.
+        """
+        snap = self.snapshot(session)
+        if selection.rows.size == 0:
+            return {}
+        x, y = snap.lon[selection.rows], snap.lat[selection.rows]
+        sub = snap.subscriber_id[selection.rows]
+        bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+        out: dict[str, dict[str, int]] = {}
+        for name in sets:
+            zones = self.registry.zone_set(name).in_bbox(bounds)
+            if not zones or len(zones) > max_zones:
+                continue
+            counts = {}
+            for zone in zones:
+                shapely.prepare(zone.geometry)
+                inside = shapely.intersects_xy(zone.geometry, x, y)
+                if inside.any():
+                    counts[zone.id] = int(np.unique(sub[inside]).size)
+            if counts:
+                out[name] = counts
+        return out
 
 
 def geojson(geometry: BaseGeometry) -> dict[str, Any]:

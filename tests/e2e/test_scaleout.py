@@ -56,6 +56,7 @@ class Env:
     sim: Sim
     db: Db
     workers: list[Proc]
+    spares: list[Proc]
 
     def run_alert(self, zones: tuple[str, ...]) -> tuple[int, int]:
         """Reset the simulator and send an alert; returns (alert id, targeted)."""
@@ -79,19 +80,20 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """2,000 subscribers, one API, four workers (three paused), the simulator with latency."""
+    """2,000 subscribers, one API, four workers (three paused) and two paused spares for the
+    rolling restart (started now so their start-up overlaps), the simulator with latency."""
     workdir = tmp_path_factory.mktemp("scaleout")
     with seeded_database(2000, seed=11) as seeded, cluster(workdir, seeded.url) as c:
         api = c.spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(c.api_port)])
         sim = c.start_sim("--latency-ms", "100", "--dr-delay", "0.2", "--max-recipients", "1")
-        workers = [c.start_worker(sim, **WORKER) for _ in range(4)]
+        workers = [c.start_worker(sim, **WORKER) for _ in range(6)]
         c._await_http(api, f"{c.api_url}/readyz", 90)
-        c.await_workers(workers, timeout=120)
+        c.await_workers(workers, timeout=150)
         for w in workers[1:]:  # idle now: paused workers hold no rows and no locks
             w.popen.send_signal(signal.SIGSTOP)
         db = Db(seeded.url)
         try:
-            yield Env(seeded, c, sim, db, workers)
+            yield Env(seeded, c, sim, db, workers[:4], workers[4:])
         finally:
             db.close()
 
@@ -117,17 +119,19 @@ def test_rolling_restart_releases_or_finishes_and_loses_nobody(env: Env) -> None
     each exits 0 within the grace period holding no rows; the replacements finish."""
     for w in env.workers:
         w.popen.send_signal(signal.SIGCONT)
-    alert_id, targeted = env.run_alert(("5",))
-    assert targeted >= 300, targeted
+    alert_id, targeted = env.run_alert(("5", "6"))  # ~850: long enough for two rounds
+    assert targeted >= 600, targeted
     wait_for(
         "dispatch to be under way",
-        lambda: submitted_or_done(env.db, alert_id) >= targeted // 6,
+        lambda: submitted_or_done(env.db, alert_id) >= targeted // 8,
         60,
         every=0.05,
     )
     old = list(env.workers)
     ids = [w.worker_id() for w in old]
-    new = [env.cluster.start_worker(env.sim, **WORKER) for _ in range(2)]
+    new = env.spares  # the new pods: up (surge) while the old ones are terminated
+    for w in new:
+        w.popen.send_signal(signal.SIGCONT)
     for pair in (old[:2], old[2:]):
         assert submitted_or_done(env.db, alert_id) < targeted, "dispatch ended too early"
         t0 = time.monotonic()
@@ -140,7 +144,7 @@ def test_rolling_restart_releases_or_finishes_and_loses_nobody(env: Env) -> None
     for wid in ids:
         assert wid is not None
         assert env.db.held_by(alert_id, wid) == 0  # finished or released, nothing left leased
-    env.cluster.await_workers(new, timeout=120)
+    assert all(w.alive() for w in new)
     env.workers = new
 
     env.check_exactly_once(alert_id, targeted)
