@@ -150,7 +150,7 @@ def run_once(
             every=0.05,
         )
         submitted_at = time.time()
-        wait_for("all reports", ReportWatch(db, sim, alert_id), 3600, 0.2)
+        wait_for("all reports", ReportWatch(db, sim, alert_id), 3600, 0.5)
         reports_at = time.time()
         received, planned, first = _times(db, alert_id)
         assert planned is not None

@@ -138,7 +138,7 @@ def render_messages(
     for language in languages:
         info = text.choose_info(infos, language)
         body = _body(kind, info, language, link)
-        draw = partial(_map, geometry, info, alert)
+        draw = partial(map_for, geometry, info, alert)
         photos = resource_photos(alert, language) if kind is not MessageKind.NOT_AFFECTED else []
         content = mms.build_mms(text=body, render_map=draw, photos=photos)
         image = content.parts[1]
@@ -163,9 +163,10 @@ def _body(kind: MessageKind, info: text.InfoText, language: str, link: str) -> s
     return text.message_text(info, link=link).full
 
 
-def _map(
+def map_for(
     geometry: BaseGeometry, info: text.InfoText, alert: Alert, size: tuple[int, int], budget: int
 ) -> tuple[bytes, str]:
+    """The alert's map for one info (its language and text) at a size within a byte budget."""
     return maps.render_alert_map(
         geometry,
         event=info.event,

@@ -8,10 +8,10 @@ from typing import Any
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from alerts.dispatch.content import info_texts
+from alerts.dispatch.content import info_texts, map_for
 from alerts.errors import BadInput, NotFound, Violation
 from alerts.intake.models import Alert
-from renderers import maps, text
+from renderers import text
 from renderers.localtime import zone_for
 
 SIZES = {
@@ -52,20 +52,7 @@ def map_image(alert: Alert, *, size: str, lang: str | None, fmt: str) -> tuple[b
     geometry = geometry_of(alert)
     info = text.choose_info(_infos(alert, geometry), lang or alert.languages[0])
     dims, budget = SIZES[size]
-    data, media = maps.render_alert_map(
-        geometry,
-        event=info.event,
-        severity=alert.severity or "Unknown",
-        status=alert.status,
-        headline=info.headline,
-        size=dims,
-        max_bytes=budget,
-        sent=alert.sent_utc,
-        expires=info.expires,
-        sender_name=info.sender_name,
-        area_label=info.area_desc[:80],
-        language=info.language,
-    )
+    data, media = map_for(geometry, info, alert, dims, budget)
     if fmt == "jpg" and media != "image/jpeg":
         data, media = _as_jpeg(data, budget)
     return data, media

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
+import numpy as np
 import shapely
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -13,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from alerts.cap.xmlsafe import safe_parse
 from alerts.deps import SessionDep, SettingsDep
 from alerts.errors import BadInput, NotFound, Violation
-from alerts.zones.targeting import Targeting, geojson
+from alerts.zones.targeting import PREVIEW_MAX_AGE_S, Targeting, geojson
 from geo.areas import AreaResolution, CapArea, ResolvedArea, area_geometry
 from geo.errors import UnknownZoneError
 from geo.geodesy import as_polygonal, buffer_geodesic
@@ -114,6 +116,17 @@ def zones_at(
     ]
 
 
+class PreviewResponse(BaseModel):
+    """Who an area reaches: counts, the geometry actually used, warnings."""
+
+    count: int
+    by_language: dict[str, int]
+    by_zone: dict[str, dict[str, int]]
+    warnings: list[str]
+    blocked: bool
+    geometry: dict[str, Any]
+
+
 class PreviewRequest(BaseModel):
     """What to preview: a GeoJSON geometry or a CAP ``<area>`` element (XML text)."""
 
@@ -150,11 +163,35 @@ def area_from_xml(text: str) -> CapArea:
     )
 
 
+def _polygonal(raw: dict[str, Any]) -> BaseGeometry:
+    """Polygon/MultiPolygon GeoJSON to shapely with numpy rings (drawn zones have 10^4+ vertices)."""
+    kind = raw.get("type")
+    if kind not in ("Polygon", "MultiPolygon"):
+        return shape(raw)  # other types are refused by the caller with a precise rule
+    parts = raw["coordinates"] if kind == "MultiPolygon" else [raw["coordinates"]]
+    polygons = [
+        shapely.polygons(
+            np.asarray(rings[0], dtype=np.float64),
+            holes=[np.asarray(h, dtype=np.float64) for h in rings[1:]] or None,
+        )
+        for rings in parts
+    ]
+    return shapely.multipolygons(polygons) if kind == "MultiPolygon" else polygons[0]
+
+
 def geometry_from_geojson(data: dict[str, Any]) -> BaseGeometry:
     """A polygonal shapely geometry from GeoJSON, refusing invalid or non-areal shapes."""
     try:
-        geom = shape(data.get("geometry", data) if data.get("type") == "Feature" else data)
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raw = data.get("geometry", data) if data.get("type") == "Feature" else data
+        geom = _polygonal(raw)
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        shapely.errors.GEOSException,
+    ) as exc:
         raise BadInput(
             "geometry is not GeoJSON",
             violations=[Violation(rule="AREA-GEOJSON-INVALID", message=str(exc), path="geometry")],
@@ -214,24 +251,30 @@ def _resolve(body: PreviewRequest, registry: ZoneRegistry) -> AreaResolution:
     "/api/v1/targeting/preview",
     responses={400: {"description": "The area cannot be used", **_PROBLEM}},
     summary="Preview who an area reaches",
+    response_model=PreviewResponse,
 )
 def preview(
     body: PreviewRequest, request: Request, session: SessionDep, settings: SettingsDep
-) -> dict[str, Any]:
+) -> Response:
     """Count subscribers in an area (per language and per zone), with the geometry actually used."""
     targeting = _targeting(request)
     res = _resolve(body, targeting.registry)
-    sel = targeting.select(session, res.geometry, test_only=body.test_audience_only)
+    sel = targeting.select(
+        session, res.geometry, test_only=body.test_audience_only, max_age_s=PREVIEW_MAX_AGE_S
+    )
     warnings = list(res.warnings)
     if sel.subscriber_ids.size == 0:
         warnings.append("no subscriber is inside this area")
     local_sets = [n for n in targeting.registry.names() if not n.startswith("us_")]
     by_zone = targeting.per_zone(session, sel, local_sets)
-    return {
+    facts = {
         "count": int(sel.subscriber_ids.size),
         "by_language": sel.by_language(),
         "by_zone": by_zone,
-        "geometry": geojson(res.geometry),
         "warnings": warnings,
         "blocked": res.geometry.is_empty,
     }
+    # The geometry can hold tens of thousands of vertices: GEOS writes its GeoJSON directly
+    # instead of a walk through nested Python lists.
+    body_json = json.dumps(facts)[:-1] + ', "geometry": ' + shapely.to_geojson(res.geometry) + "}"
+    return Response(body_json, media_type="application/json")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,10 @@ from alerts.cap.model import CapAlert
 from alerts.intake.columns import AreaOutcome
 from geo.areas import AreaResolution, CapArea, area_geometry
 from geo.index import SubscriberIndex
-from geo.zones import ZoneRegistry
+from geo.zones import Zone, ZoneRegistry
 
 I64 = npt.NDArray[np.int64]
+PREVIEW_MAX_AGE_S = 2.0
 
 
 def cap_areas(alert: CapAlert) -> list[CapArea]:
@@ -55,6 +57,16 @@ class IndexSnapshot:
     language: npt.NDArray[np.int32]
     languages: list[str]
     test_audience: npt.NDArray[np.bool_]
+    checked_at: float = 0.0
+    one_location_each: bool = False
+    zone_rows: dict[tuple[str, str], I64] = field(default_factory=dict)
+
+    def rows_in(self, zone_set: str, zone: Zone) -> I64:
+        """Location rows inside a zone, computed once per snapshot."""
+        key = (zone_set, zone.id)
+        if key not in self.zone_rows:
+            self.zone_rows[key] = self.index.select(zone.geometry)
+        return self.zone_rows[key]
 
 
 @dataclass(slots=True)
@@ -103,12 +115,20 @@ class Targeting:
         geojson = None if res.geometry.is_empty else dict(mapping(res.geometry))
         return AreaOutcome(geojson=geojson, errors=errors)
 
-    def snapshot(self, session: Session) -> IndexSnapshot:
-        """The current index, rebuilt when subscribers changed since the last build."""
+    def snapshot(self, session: Session, *, max_age_s: float = 0.0) -> IndexSnapshot:
+        """The current index, rebuilt when subscribers changed since the last build.
+
+        ``max_age_s`` lets a burst of previews (an operator dragging a polygon) reuse a snapshot
+        checked that recently; planning always probes (``max_age_s=0``).
+        """
+        snap = self._snapshot
+        if snap is not None and max_age_s and time.monotonic() - snap.checked_at < max_age_s:
+            return snap
         version = tuple(session.execute(_VERSION_SQL).one())
         with self._lock:
             if self._snapshot is None or self._snapshot.version != version:
                 self._snapshot = self._build(session, version)
+            self._snapshot.checked_at = time.monotonic()
             return self._snapshot
 
     def _build(self, session: Session, version: tuple[Any, ...]) -> IndexSnapshot:
@@ -122,13 +142,20 @@ class Targeting:
         )
         test = np.fromiter((bool(r[4]) for r in rows), dtype=np.bool_, count=len(rows))
         index = SubscriberIndex(np.arange(len(rows), dtype=np.int64), lon, lat)
-        return IndexSnapshot(version, index, lon, lat, sub, code, list(langs), test)
+        snap = IndexSnapshot(version, index, lon, lat, sub, code, list(langs), test)
+        snap.one_location_each = bool(len(sub) < 2 or (np.diff(np.sort(sub)) > 0).all())
+        return snap
 
     def select(
-        self, session: Session, geometry: BaseGeometry, *, test_only: bool = False
+        self,
+        session: Session,
+        geometry: BaseGeometry,
+        *,
+        test_only: bool = False,
+        max_age_s: float = 0.0,
     ) -> Selection:
         """Unique subscribers with a location covered by ``geometry``."""
-        snap = self.snapshot(session)
+        snap = self.snapshot(session, max_age_s=max_age_s)
         rows = snap.index.select(geometry) if not geometry.is_empty else np.empty(0, np.int64)
         if test_only:
             rows = rows[snap.test_audience[rows]]
@@ -143,12 +170,14 @@ class Targeting:
         Zone geometries are prepared once and tested only against the selected points: a few
         vectorised point-in-polygon tests, not another index query per zone.
         """
-        snap = self.snapshot(session)
+        snap = self.snapshot(session, max_age_s=PREVIEW_MAX_AGE_S)
         if selection.rows.size == 0:
             return {}
-        x, y = snap.lon[selection.rows], snap.lat[selection.rows]
-        sub = snap.subscriber_id[selection.rows]
+        rows = selection.rows
+        x, y = snap.lon[rows], snap.lat[rows]
         bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+        chosen = np.zeros(len(snap.subscriber_id), dtype=np.bool_)
+        chosen[rows] = True
         out: dict[str, dict[str, int]] = {}
         for name in sets:
             zones = self.registry.zone_set(name).in_bbox(bounds)
@@ -156,10 +185,15 @@ class Targeting:
                 continue
             counts = {}
             for zone in zones:
-                shapely.prepare(zone.geometry)
-                inside = shapely.intersects_xy(zone.geometry, x, y)
-                if inside.any():
-                    counts[zone.id] = int(np.unique(sub[inside]).size)
+                zone_rows = snap.rows_in(name, zone)
+                both = zone_rows[chosen[zone_rows]]
+                if both.size:
+                    n = (
+                        both.size
+                        if snap.one_location_each
+                        else np.unique(snap.subscriber_id[both]).size
+                    )
+                    counts[zone.id] = int(n)
             if counts:
                 out[name] = counts
         return out
