@@ -123,8 +123,12 @@ class DispatchRuntime:
         if not outcome.created or outcome.alert.state != "active" or outcome.alert.id is None:
             return
         alert_id = outcome.alert.id
-        await self.stop_replaced(alert_id)
-        task = asyncio.create_task(self.plan(alert_id, expected_max=outcome.expected_recipients))
+        replaces = outcome.alert.msg_type in ("Update", "Cancel")
+        if replaces:
+            await self.stop_replaced(alert_id)
+        task = asyncio.create_task(
+            self.plan(alert_id, expected_max=outcome.expected_recipients, replaces=replaces)
+        )
         self._planning.add(task)
         task.add_done_callback(self._planning.discard)
 
@@ -135,13 +139,16 @@ class DispatchRuntime:
                 self.engine, previous, reason=f"replaced by alert {alert_id}"
             )
 
-    async def plan(self, alert_id: int, expected_max: int | None = None) -> None:
+    async def plan(
+        self, alert_id: int, expected_max: int | None = None, *, replaces: bool = True
+    ) -> None:
         """Plan one alert now and wake the in-process worker.
 
         An Update or Cancel first stops the alerts it replaces and waits until none of their
         submits is in flight, so "who already received it" is final when the notices are planned.
         """
-        await self.stop_replaced(alert_id)
+        if replaces:
+            await self.stop_replaced(alert_id)
         try:
             await asyncio.to_thread(self.planner().plan, alert_id, expected_max=expected_max)
         except Exception:
