@@ -15,8 +15,9 @@ from prometheus_client import CollectorRegistry
 from alerts import __version__, console
 from alerts.db import make_engine, ping
 from alerts.dispatch import api as dispatch_api
+from alerts.dispatch.links import SIM_PREFIX
 from alerts.dispatch.metrics import QueueCollector
-from alerts.dispatch.runtime import SIM_PREFIX, DispatchRuntime, mm7_router, simulator_config
+from alerts.dispatch.runtime import DispatchRuntime, mm7_router, simulator_config
 from alerts.errors import Unavailable, install_error_handlers
 from alerts.intake import api as intake_api
 from alerts.intake import feeds_api

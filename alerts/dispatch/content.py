@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,12 +12,13 @@ from functools import partial
 from shapely.geometry.base import BaseGeometry
 
 from alerts import cap
+from alerts.dispatch.mmsbody import pack
 from alerts.dispatch.models import Content, MessageKind
 from alerts.intake.models import Alert
 from renderers import maps, mms, text
 from renderers.images import UnsafeImageError, check_image
 from renderers.localtime import base_language, zone_for
-from renderers.mms import MmsContent, MmsPart, PhotoSlide
+from renderers.mms import MmsContent, PhotoSlide
 
 log = logging.getLogger(__name__)
 SUBJECT_MAX = 60
@@ -59,28 +59,6 @@ def info_texts(alert: Alert, time_zone: str) -> list[text.InfoText]:
         )
         for i in alert.infos
     ]
-
-
-def pack(content: MmsContent) -> bytes:
-    """Serialise an MMS body for the content table."""
-    return json.dumps(
-        [
-            {
-                "t": p.content_type,
-                "c": p.content_id,
-                "l": p.location,
-                "d": base64.b64encode(p.data).decode(),
-            }
-            for p in content.parts
-        ]
-    ).encode()
-
-
-def unpack(data: bytes) -> MmsContent:
-    """Read back an MMS body stored by ``pack``."""
-    return MmsContent(
-        tuple(MmsPart(p["t"], p["c"], base64.b64decode(p["d"]), p["l"]) for p in json.loads(data))
-    )
 
 
 @dataclass(frozen=True, slots=True)

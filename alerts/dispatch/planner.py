@@ -21,7 +21,8 @@ from sqlmodel import Session, select
 from alerts.access.models import Agency
 from alerts.db import bulk_insert, db_time, utcnow
 from alerts.dispatch import content as rendering
-from alerts.dispatch.models import DeliveryState, DispatchPlan, MessageKind, PlanState
+from alerts.dispatch.models import DispatchPlan, MessageKind, PlanState
+from alerts.dispatch.queue import stop_alert
 from alerts.intake.models import Alert
 from alerts.zones.targeting import Selection, Targeting
 
@@ -322,26 +323,6 @@ def _stop_previous(conn: sa.Connection, alert_ids: list[int]) -> None:
     """An Update or Cancel stops what is still queued of the alerts it replaces."""
     for alert_id in alert_ids:
         stop_alert(conn, alert_id, PlanState.CANCELLED, reason="replaced by a newer message")
-
-
-def stop_alert(conn: sa.Connection, alert_id: int, state: PlanState, *, reason: str) -> int:
-    """Cancel (or expire) everything of an alert not yet handed to the MMSC; returns rows stopped."""
-    final = DeliveryState.CANCELLED if state is PlanState.CANCELLED else DeliveryState.EXPIRED
-    now = utcnow()
-    res = conn.execute(
-        sa.text(
-            "UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
-            "WHERE alert_id = :a AND state IN ('queued', 'claimed')"
-        ),
-        {"s": final.value, "r": reason, "t": db_time(conn, now), "a": alert_id},
-    )
-    conn.execute(
-        sa.text(
-            "UPDATE dispatch_plan SET state = :s, cancelled_at = :t WHERE alert_id = :a AND state = 'dispatching'"
-        ),
-        {"s": state.value, "t": db_time(conn, now), "a": alert_id},
-    )
-    return int(res.rowcount or 0)
 
 
 def _insert_deliveries(

@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from alerts.db import bulk_insert, db_time, utcnow
-from alerts.dispatch.models import PlanState
-from alerts.dispatch.planner import stop_alert
+from alerts.dispatch.models import DeliveryState, PlanState
 
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
@@ -233,3 +232,23 @@ def in_flight(engine: Engine, alert_id: int) -> int:
                 {"a": alert_id},
             ).scalar_one()
         )
+
+
+def stop_alert(conn: sa.Connection, alert_id: int, state: PlanState, *, reason: str) -> int:
+    """Cancel (or expire) everything of an alert not yet handed to the MMSC; returns rows stopped."""
+    final = DeliveryState.CANCELLED if state is PlanState.CANCELLED else DeliveryState.EXPIRED
+    now = utcnow()
+    res = conn.execute(
+        sa.text(
+            "UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
+            "WHERE alert_id = :a AND state IN ('queued', 'claimed')"
+        ),
+        {"s": final.value, "r": reason, "t": db_time(conn, now), "a": alert_id},
+    )
+    conn.execute(
+        sa.text(
+            "UPDATE dispatch_plan SET state = :s, cancelled_at = :t WHERE alert_id = :a AND state = 'dispatching'"
+        ),
+        {"s": state.value, "t": db_time(conn, now), "a": alert_id},
+    )
+    return int(res.rowcount or 0)

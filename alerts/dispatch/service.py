@@ -11,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from alerts.dispatch import queue
 from alerts.dispatch.models import Delivery, DeliveryRow, DeliverySummary, DispatchPlan, PlanState
-from alerts.dispatch.planner import stop_alert
 from alerts.subscribers.phones import mask
 
 CANCEL_WAIT_S = 10.0
@@ -111,7 +110,7 @@ def cancel(engine: Engine, alert_id: int, *, reason: str) -> dict[str, int]:
     sees no submit for this alert after the acknowledgement.
     """
     with engine.begin() as conn:
-        stopped = stop_alert(conn, alert_id, PlanState.CANCELLED, reason=reason)
+        stopped = queue.stop_alert(conn, alert_id, PlanState.CANCELLED, reason=reason)
     deadline = time.monotonic() + CANCEL_WAIT_S
     while queue.in_flight(engine, alert_id) and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -13,7 +13,7 @@ import signal
 
 from alerts.db import make_engine
 from alerts.dispatch.connectors.mm7 import mm7_client
-from alerts.dispatch.runtime import link_config, make_worker
+from alerts.dispatch.links import link_config, make_worker
 from alerts.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from alerts.dispatch.connectors.base import (
     SubmitRequest,
     SubmitResult,
 )
-from alerts.dispatch.content import unpack
 from alerts.dispatch.metrics import METRICS
+from alerts.dispatch.mmsbody import unpack
 from alerts.dispatch.models import Content
 from alerts.dispatch.ratelimit import Bucket
 from renderers.mms import MmsContent
