@@ -47,8 +47,11 @@ def _csv(path: Path, n: int) -> None:
 
 def _zone1() -> object:
     data = json.loads((REPO / "data/zones/nyc_hurricane_evacuation_zones.geojson").read_text())
-    return shapely.make_valid(shapely.union_all(
-        [shape(f["geometry"]) for f in data["features"] if str(f["properties"]["zone"]) == "1"]))
+    return shapely.make_valid(
+        shapely.union_all(
+            [shape(f["geometry"]) for f in data["features"] if str(f["properties"]["zone"]) == "1"]
+        )
+    )
 
 
 def main() -> None:
@@ -59,8 +62,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "subs.csv"
         _csv(path, ns.n)
-        settings = Settings(env="test", database_url=f"sqlite:///{tmp}/bench.db", in_process_worker=False,
-                            embedded_mmsc=False)
+        settings = Settings(
+            env="test",
+            database_url=f"sqlite:///{tmp}/bench.db",
+            in_process_worker=False,
+            embedded_mmsc=False,
+        )
         engine = make_engine(settings)
         migrate.upgrade(engine)
         t = time.perf_counter()
@@ -72,8 +79,10 @@ def main() -> None:
         for number in sample:
             phonenumbers.is_valid_number(phonenumbers.parse(number, "US"))
         floor = (time.perf_counter() - t) / len(sample) * ns.n
-        print(f"import {ns.n:,} rows (SQLite): {import_s:.1f} s  ({ns.n / import_s:,.0f} rows/s); "
-              f"phone validation alone, single core: {floor:.1f} s; ratio {import_s / floor:.2f}x")
+        print(
+            f"import {ns.n:,} rows (SQLite): {import_s:.1f} s  ({ns.n / import_s:,.0f} rows/s); "
+            f"phone validation alone, single core: {floor:.1f} s; ratio {import_s / floor:.2f}x"
+        )
         zone = _zone1()
         body = {"geometry": mapping(zone)}
         with TestClient(create_app(settings)) as client:
@@ -87,16 +96,20 @@ def main() -> None:
                 times.append(time.perf_counter() - t)
                 assert r.json()["count"] == first["count"]
         with engine.connect() as conn:
-            pts = np.array(conn.exec_driver_sql("SELECT lon, lat FROM subscriber_location").fetchall())
+            pts = np.array(
+                conn.exec_driver_sql("SELECT lon, lat FROM subscriber_location").fetchall()
+            )
         engine.dispose()
         shapely.prepare(zone)
         t = time.perf_counter()
         brute = int(shapely.contains_xy(zone, pts[:, 0], pts[:, 1]).sum())
         peer = time.perf_counter() - t
         warm = statistics.median(times)
-        print(f"preview over {ns.n:,} subscribers, NYC zone 1: {first['count']:,} inside "
-              f"(brute force {brute:,}); first {cold * 1000:.0f} ms (index build), warm median "
-              f"{warm * 1000:.1f} ms; prepared contains_xy alone {peer * 1000:.0f} ms; ratio {peer / warm:.1f}x")
+        print(
+            f"preview over {ns.n:,} subscribers, NYC zone 1: {first['count']:,} inside "
+            f"(brute force {brute:,}); first {cold * 1000:.0f} ms (index build), warm median "
+            f"{warm * 1000:.1f} ms; prepared contains_xy alone {peer * 1000:.0f} ms; ratio {peer / warm:.1f}x"
+        )
 
 
 if __name__ == "__main__":
