@@ -47,7 +47,8 @@ def parse(
     version, version_issues = (None, []) if root is None else version_of(root)
     if root is None or version is None:
         return ParseResult(data, None, tuple(issues + version_issues))
-    signed_bytes = data if not unwrap_issues else etree.tostring(root)
+    # An unwrapped alert is serialised for the signature check only when it carries one.
+    signed_bytes = data if not unwrap_issues else None
     sig, sig_issues = _signature(
         signed_bytes, root, require_signature, trusted_certs, check_signature
     )
@@ -71,16 +72,18 @@ def _unwrap(root: etree._Element) -> tuple[etree._Element | None, list[Issue]]:
 
 
 def _signature(
-    data: bytes,
+    data: bytes | None,
     root: etree._Element,
     required: bool,
     trusted_certs: TrustedCerts | None,
     check: bool,
 ) -> tuple[SignatureInfo, list[Issue]]:
-    """Verify the XML signature (always when required)."""
+    """Verify the XML signature (always when required); ``data`` None: serialise ``root``."""
+    present = signature.has_signature(root)
     if not (check or required):
-        present = signature.has_signature(root)
         return SignatureInfo("unchecked" if present else "absent"), []
+    if data is None:
+        data = etree.tostring(root) if present else b""
     info, issues = signature.verify(data, root, trusted_certs)
     if required and info.status in ("absent", "unverifiable"):
         issues.append(signature.unsigned_issue())
@@ -95,7 +98,6 @@ def _validate(
     issues += upgrade_to_12(root, version)
     if version != "1.2" and not issues_have_errors(issues):
         issues += [_upgraded(i) for i in validate_schema(root, "1.2")]
-    kids.prefill(root)
     issues += check_alert(root, kids)
     if ipaws_profile:
         issues += check_ipaws(root)

@@ -21,9 +21,9 @@ from lxml import etree
 
 from alerts.cap.paths import issue_at
 from alerts.cap.result import Issue
-from alerts.cap.rules_info import check_datetime, check_info
-from alerts.cap.tree import Kids, KidsCache, first, text
-from alerts.cap.values import parse_datetime, parse_reference
+from alerts.cap.rules_info import check_info, datetime_issue
+from alerts.cap.tree import Kids, KidsCache, Texts
+from alerts.cap.values import parse_reference
 
 # CAP 1.2 section 3.2.1: no spaces, commas or restricted characters (< and &).
 _FORBIDDEN_ID_CHARS = re.compile(r"[\s,<&]")
@@ -34,18 +34,17 @@ _OPTIONAL_TEXT = ("source", "restriction", "addresses", "note", "incidents")
 def check_alert(root: etree._Element, kids: KidsCache | None = None) -> list[Issue]:
     """Run every semantic rule over a CAP 1.2 ``<alert>`` tree."""
     kids = kids or KidsCache()
-    k = kids(root)
-    issues = _id_chars(k, "identifier", "CAP-IDENTIFIER-CHARS")
-    issues += _id_chars(k, "sender", "CAP-SENDER-CHARS")
-    sent_el = first(k, "sent")
-    if sent_el is not None:
-        issues += check_datetime(sent_el)
-    issues += _references(root, k)
-    issues += _scope(root, k)
-    issues += _empty_optionals(k)
-    sent = parse_datetime(text(k, "sent"))
+    k, t = kids.of(root)
+    issues = _id_chars(k, t, "identifier", "CAP-IDENTIFIER-CHARS")
+    issues += _id_chars(k, t, "sender", "CAP-SENDER-CHARS")
+    sent = kids.date_of(t.get("sent"))
+    if sent is None and "sent" in k:
+        issues += datetime_issue(k["sent"][0])
+    issues += _references(root, k, t)
+    issues += _scope(root, k, t)
+    issues += _empty_optionals(k, t)
     infos = k.get("info", [])
-    if not infos and text(k, "msgType") in ("Alert", "Update"):
+    if not infos and t.get("msgType") in ("Alert", "Update"):
         msg = "Alert/Update without <info>: recipients get nothing to read"
         issues.append(issue_at("CAP-INFO-MISSING", msg, root, "warning"))
     for info in infos:
@@ -53,37 +52,37 @@ def check_alert(root: etree._Element, kids: KidsCache | None = None) -> list[Iss
     return issues
 
 
-def _id_chars(k: Kids, name: str, rule: str) -> list[Issue]:
+def _id_chars(k: Kids, t: Texts, name: str, rule: str) -> list[Issue]:
     """Identifier/sender: non-empty, no whitespace, commas, ``<`` or ``&``."""
-    el = first(k, name)
-    if el is None:
+    value = t.get(name)
+    if value is None:
         return []
-    value = el.text or ""
     if not value:
-        return [issue_at(rule, f"<{name}> must not be empty", el)]
+        return [issue_at(rule, f"<{name}> must not be empty", k[name][0])]
     bad = _FORBIDDEN_ID_CHARS.search(value)
     if bad:
         msg = f"<{name}> {value!r} contains {bad.group()!r}; spaces, commas, < and & are forbidden"
-        return [issue_at(rule, msg, el)]
+        return [issue_at(rule, msg, k[name][0])]
     return []
 
 
-def _references(root: etree._Element, k: Kids) -> list[Issue]:
+def _references(root: etree._Element, k: Kids, t: Texts) -> list[Issue]:
     """References are whitespace-separated ``sender,identifier,sent`` triplets, not self."""
-    el = first(k, "references")
-    msg_type = text(k, "msgType")
-    if el is None:
+    value = t.get("references")
+    msg_type = t.get("msgType")
+    if value is None:
         if msg_type in _NEEDS_REFERENCES:
             msg = f"msgType {msg_type} must name the message(s) it refers to in <references>"
             return [issue_at("CAP-REFERENCES-REQUIRED", msg, root)]
         return []
-    tokens = (el.text or "").split()
+    el = k["references"][0]
+    tokens = value.split()
     if not tokens and msg_type in _NEEDS_REFERENCES:
         msg = f"<references> is empty but msgType {msg_type} must name what it refers to"
         return [issue_at("CAP-REFERENCES-FORMAT", msg, el)]
     if not tokens:
         return [issue_at("CAP-EMPTY-ELEMENT", "<references> is present but empty", el, "warning")]
-    own = (text(k, "sender"), text(k, "identifier"))
+    own = (t.get("sender"), t.get("identifier"))
     issues = []
     for token in tokens:
         parsed = parse_reference(token)
@@ -96,30 +95,30 @@ def _references(root: etree._Element, k: Kids) -> list[Issue]:
     return issues
 
 
-def _scope(root: etree._Element, k: Kids) -> list[Issue]:
+def _scope(root: etree._Element, k: Kids, t: Texts) -> list[Issue]:
     """Restriction only with scope Restricted (and required there); addresses with Private."""
-    scope = text(k, "scope")
-    restriction = first(k, "restriction")
+    scope = t.get("scope")
+    restriction = t.get("restriction")
     issues = []
-    if restriction is not None and (restriction.text or "").strip():
+    if restriction is not None and restriction.strip():
         if scope != "Restricted":
             msg = f"<restriction> is only allowed with scope Restricted (scope is {scope})"
-            issues.append(issue_at("CAP-RESTRICTION-SCOPE", msg, restriction))
+            issues.append(issue_at("CAP-RESTRICTION-SCOPE", msg, k["restriction"][0]))
     elif scope == "Restricted":
         msg = "scope Restricted requires a non-empty <restriction>"
         issues.append(issue_at("CAP-RESTRICTION-REQUIRED", msg, root))
-    if scope == "Private" and not (text(k, "addresses") or "").strip():
+    if scope == "Private" and not (t.get("addresses") or "").strip():
         msg = "scope Private requires a non-empty <addresses>"
         issues.append(issue_at("CAP-ADDRESSES-REQUIRED", msg, root))
     return issues
 
 
-def _empty_optionals(k: Kids) -> list[Issue]:
+def _empty_optionals(k: Kids, t: Texts) -> list[Issue]:
     """Optional alert elements that are present but empty (usually a generator bug)."""
     issues = []
     for name in _OPTIONAL_TEXT:
-        el = first(k, name)
-        if el is not None and not (el.text or "").strip():
+        value = t.get(name)
+        if value is not None and not value.strip():
             msg = f"<{name}> is present but empty"
-            issues.append(issue_at("CAP-EMPTY-ELEMENT", msg, el, "warning"))
+            issues.append(issue_at("CAP-EMPTY-ELEMENT", msg, k[name][0], "warning"))
     return issues

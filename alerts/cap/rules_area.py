@@ -9,11 +9,11 @@ change who is alerted).
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
-import numpy.typing as npt
 import shapely
 from lxml import etree
 
@@ -44,47 +44,49 @@ def check_polygon(
 ) -> list[Issue]:
     """One ``<polygon>``: format, >= 4 pairs, closed, in range, simple."""
     raw = el.text or ""
-    if not raw.strip():
-        # NWS CAP 1.1 feeds emit <polygon></polygon>; it names no area, so it is ignored.
-        return [issue_at("CAP-EMPTY-ELEMENT", "empty <polygon> ignored", el, "warning")]
     problems = None if memo is None else memo.get(raw)
     if problems is None:
+        if not raw.strip():
+            # NWS CAP 1.1 feeds emit <polygon></polygon>; it names no area, so it is ignored.
+            return [issue_at("CAP-EMPTY-ELEMENT", "empty <polygon> ignored", el, "warning")]
         problems = polygon_problems(raw)
         if memo is not None:
             memo[raw] = problems
-    return [issue_at(rule, message, el) for rule, message in problems]
+    return [issue_at(rule, message, el) for rule, message in problems] if problems else []
 
 
 def polygon_problems(raw: str) -> list[tuple[str, str]]:
     """``(rule, message)`` for everything wrong with a polygon's text (all errors)."""
     tokens = raw.split()
-    coords = _coordinates(raw, tokens)
-    if coords is None:
+    values = _numbers(raw, tokens)
+    if values is None:
         bad = next((t for t in tokens if parse_point(t) is None), raw.strip())
         return [("CAP-POLYGON-FORMAT", f"polygon point {bad!r} is not lat,lon")]
     problems: list[tuple[str, str]] = []
-    if len(coords) < 4:
-        msg = f"polygon has {len(coords)} points, at least 4 (closed ring) are required"
+    if len(tokens) < 4:
+        msg = f"polygon has {len(tokens)} points, at least 4 (closed ring) are required"
         problems.append(("CAP-POLYGON-POINTS", msg))
-    if not (coords[0] == coords[-1]).all():
+    if values[0] != values[-2] or values[1] != values[-1]:
         msg = f"polygon is not closed: first point {tokens[0]} != last point {tokens[-1]}"
         problems.append(("CAP-POLYGON-CLOSED", msg))
-    if np.abs(coords[:, 0]).max() > 90 or np.abs(coords[:, 1]).max() > 180:
+    lats, lons = values[0::2], values[1::2]
+    if max(lats) > 90 or min(lats) < -90 or max(lons) > 180 or min(lons) < -180:
         msg = "polygon has points outside lat [-90,90] / lon [-180,180]"
         problems.append(("CAP-POLYGON-RANGE", msg))
     if not problems:
-        polygon = shapely.polygons(coords[:, ::-1])
+        polygon = shapely.polygons(np.array(values).reshape(-1, 2)[:, ::-1])
         if not shapely.is_valid(polygon):
             reason = shapely.is_valid_reason(polygon)
             problems.append(("CAP-POLYGON-SELF-INTERSECTION", f"polygon is not simple: {reason}"))
     return problems
 
 
-def _coordinates(raw: str, tokens: list[str]) -> npt.NDArray[np.float64] | None:
-    """``lat,lon`` tokens as an (n, 2) array of finite floats; None when malformed.
+def _numbers(raw: str, tokens: list[str]) -> list[float] | None:
+    """``lat,lon`` tokens as a flat list of finite floats (lat, lon, lat, ...); None if malformed.
 
     Every token holds exactly one comma (as many commas as tokens, each token has one) and
-    yields exactly two numbers; cheaper than a regular expression over the whole ring.
+    yields exactly two numbers; cheaper than a regular expression over the whole ring. Plain
+    ``float`` on a few dozen numbers beats building a NumPy array from strings.
     """
     if raw.count(",") != len(tokens) or not all("," in t for t in tokens):
         return None
@@ -92,10 +94,14 @@ def _coordinates(raw: str, tokens: list[str]) -> npt.NDArray[np.float64] | None:
     if len(numbers) != 2 * len(tokens) or "_" in raw:
         return None
     try:
-        coords = np.array(numbers, dtype=np.float64).reshape(-1, 2)
+        values = list(map(float, numbers))
     except ValueError:
         return None
-    return coords if np.isfinite(coords).all() else None
+    # A finite sum proves every value finite (NaN and inf propagate); only an overflowing sum
+    # of huge finite values needs the per-value check.
+    if math.isfinite(sum(values)) or all(map(math.isfinite, values)):
+        return values
+    return None
 
 
 def check_circle(el: etree._Element) -> list[Issue]:

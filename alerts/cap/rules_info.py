@@ -18,7 +18,7 @@ from lxml import etree
 from alerts.cap.paths import issue_at
 from alerts.cap.result import Issue
 from alerts.cap.rules_area import check_area
-from alerts.cap.tree import Kids, KidsCache, first
+from alerts.cap.tree import Kids, KidsCache, Texts
 from alerts.cap.values import parse_datetime
 
 # RFC 5646 section 2.1 "langtag" shape (plus private-use and i- grandfathered tags).
@@ -38,15 +38,19 @@ _URI_SCHEME = re.compile(r"[a-z][a-z\d+.-]*:", re.IGNORECASE)
 _SHA1_HEX = re.compile(r"[\da-f]{40}\Z", re.IGNORECASE)
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _WHITESPACE = b" \t\r\n"
+_B64_DELETE = _B64_ALPHABET + _WHITESPACE
+_WHITESPACE_STR = _WHITESPACE.decode("ascii")
+_CHUNK = 32_768
+_TIMES = ("effective", "onset", "expires")
 
 
 def check_info(kids: KidsCache, info: etree._Element, sent: datetime | None) -> list[Issue]:
     """Rules for one ``<info>`` block and its resources and areas."""
-    k = kids(info)
-    issues = _language(k)
-    issues += _timing(k, sent)
+    k, t = kids.of(info)
+    issues = _language(k, t)
+    issues += _timing(kids, k, t, sent)
     for res in k.get("resource", ()):
-        issues += check_resource(kids(res))
+        issues += check_resource(*kids.of(res))
     for area in k.get("area", ()):
         issues += check_area(area, kids(area), kids.polygons)
     return issues
@@ -56,6 +60,11 @@ def check_datetime(el: etree._Element) -> list[Issue]:
     """A dateTime carries an explicit numeric offset and whole seconds (no ``Z``)."""
     if parse_datetime(el.text) is not None:
         return []
+    return datetime_issue(el)
+
+
+def datetime_issue(el: etree._Element) -> list[Issue]:
+    """The ``CAP-DATETIME-OFFSET`` error for a dateTime ``parse_datetime`` refused."""
     msg = (
         f"<{etree.QName(el).localname}> {el.text!r} is not a CAP 1.2 dateTime "
         "(YYYY-MM-DDThh:mm:ss with an explicit offset such as -07:00, no Z)"
@@ -63,23 +72,37 @@ def check_datetime(el: etree._Element) -> list[Issue]:
     return [issue_at("CAP-DATETIME-OFFSET", msg, el)]
 
 
-def _language(k: Kids) -> list[Issue]:
+def _language(k: Kids, t: Texts) -> list[Issue]:
     """``<language>`` is an RFC 5646 tag."""
-    el = first(k, "language")
-    if el is None or _LANGTAG.match((el.text or "").strip()):
+    value = t.get("language")
+    if value is None or _LANGTAG.match(value.strip()):
         return []
+    el = k["language"][0]
     return [issue_at("CAP-LANGUAGE-TAG", f"{el.text!r} is not an RFC 5646 language tag", el)]
 
 
-def _timing(k: Kids, sent: datetime | None) -> list[Issue]:
+def _timing(kids: KidsCache, k: Kids, t: Texts, sent: datetime | None) -> list[Issue]:
     """Explicit offsets; expires after sent/effective/onset; early effective/onset warned."""
     issues: list[Issue] = []
     times: dict[str, tuple[etree._Element, datetime | None]] = {}
-    for name in ("effective", "onset", "expires"):
-        el = first(k, name)
-        if el is not None:
-            issues += check_datetime(el)
-            times[name] = (el, parse_datetime(el.text))
+    for name in _TIMES:
+        value = t.get(name)
+        if value is not None:
+            el = k[name][0]
+            parsed = kids.date_of(value)
+            if parsed is None:
+                issues += datetime_issue(el)
+            times[name] = (el, parsed)
+    if not times:
+        return issues
+    return issues + _order(times, sent)
+
+
+def _order(
+    times: dict[str, tuple[etree._Element, datetime | None]], sent: datetime | None
+) -> list[Issue]:
+    """Effective/onset before sent (warnings), expires before any of them (errors)."""
+    issues: list[Issue] = []
     expires_el, expires = times.get("expires", (None, None))
     for name in ("effective", "onset"):
         el, value = times.get(name, (None, None))
@@ -97,42 +120,56 @@ def _timing(k: Kids, sent: datetime | None) -> list[Issue]:
     return issues
 
 
-def check_resource(k: Kids) -> list[Issue]:
+def check_resource(k: Kids, t: Texts | None = None) -> list[Issue]:
     """mimeType form, uri absolute unless derefUri given, derefUri base64, size, digest."""
+    if t is None:
+        t = {name: els[0].text or "" for name, els in k.items()}
     issues: list[Issue] = []
-    mime = first(k, "mimeType")
-    if mime is not None and not _MIME.match((mime.text or "").strip()):
-        msg = f"mimeType {mime.text!r} is not type/subtype (RFC 6838)"
-        issues.append(issue_at("CAP-MIMETYPE-FORMAT", msg, mime))
-    deref, uri = first(k, "derefUri"), first(k, "uri")
-    if uri is not None and deref is None and not _URI_SCHEME.match((uri.text or "").strip()):
-        msg = f"uri {uri.text!r} must be an absolute URI when there is no derefUri"
-        issues.append(issue_at("CAP-RESOURCE-URI", msg, uri))
-    if deref is not None and not is_base64(deref.text or ""):
-        issues.append(issue_at("CAP-DEREFURI-BASE64", "derefUri is not base64 data", deref))
-    size = first(k, "size")
-    if size is not None and not (size.text or "").strip().lstrip("+").isdigit():
-        issues.append(issue_at("CAP-RESOURCE-SIZE", f"size {size.text!r} is not >= 0", size))
-    digest = first(k, "digest")
-    if digest is not None and not _SHA1_HEX.match((digest.text or "").strip()):
-        msg = f"digest {digest.text!r} is not a SHA-1 hex digest"
-        issues.append(issue_at("CAP-RESOURCE-DIGEST", msg, digest, "warning"))
+    mime = t.get("mimeType")
+    if mime is not None and not _MIME.match(mime.strip()):
+        el = k["mimeType"][0]
+        msg = f"mimeType {el.text!r} is not type/subtype (RFC 6838)"
+        issues.append(issue_at("CAP-MIMETYPE-FORMAT", msg, el))
+    deref, uri = t.get("derefUri"), t.get("uri")
+    if uri is not None and deref is None and not _URI_SCHEME.match(uri.strip()):
+        el = k["uri"][0]
+        msg = f"uri {el.text!r} must be an absolute URI when there is no derefUri"
+        issues.append(issue_at("CAP-RESOURCE-URI", msg, el))
+    if deref is not None and not is_base64(deref):
+        el = k["derefUri"][0]
+        issues.append(issue_at("CAP-DEREFURI-BASE64", "derefUri is not base64 data", el))
+    size = t.get("size")
+    if size is not None and not size.strip().lstrip("+").isdigit():
+        el = k["size"][0]
+        issues.append(issue_at("CAP-RESOURCE-SIZE", f"size {el.text!r} is not >= 0", el))
+    digest = t.get("digest")
+    if digest is not None and not _SHA1_HEX.match(digest.strip()):
+        el = k["digest"][0]
+        msg = f"digest {el.text!r} is not a SHA-1 hex digest"
+        issues.append(issue_at("CAP-RESOURCE-DIGEST", msg, el, "warning"))
     return issues
 
 
 def is_base64(value: str) -> bool:
     """True when ``value`` (whitespace ignored) is non-empty base64 (RFC 4648 §4 alphabet).
 
-    Checked by shape (alphabet, at most two trailing ``=``) in one ``translate`` pass without
-    decoding: derefUri payloads reach hundreds of kilobytes. Truncation that keeps the shape
-    (a length not a multiple of 4) is left to the consumer that decodes the payload.
+    Checked by shape (alphabet, at most two trailing ``=``) without decoding: derefUri
+    payloads reach hundreds of kilobytes, so the text is checked in cache-sized chunks (one
+    ``translate`` each; a single copy of the whole payload costs more in page faults than the
+    scan itself) and the padding is read off the end instead of stripped off a copy.
+    Truncation that keeps the shape (a length not a multiple of 4) is left to the consumer
+    that decodes the payload.
     """
-    try:
-        data = value.encode("ascii")
-    except UnicodeEncodeError:
+    if not value.isascii():
         return False
-    body = data.rstrip(_WHITESPACE)
-    unpadded = body.rstrip(b"=")
-    if not unpadded or len(body) - len(unpadded) > 2:
+    body = value.rstrip(_WHITESPACE_STR)  # the same object when there is nothing to strip
+    padding = 3 if body.endswith("===") else 2 if body.endswith("==") else int(body[-1:] == "=")
+    if padding > 2 or len(body) == padding:
         return False
-    return not unpadded.translate(None, _B64_ALPHABET + _WHITESPACE)
+    # Whatever the alphabet and whitespace leave over must be exactly the trailing padding.
+    left = b""
+    for start in range(0, len(value), _CHUNK):
+        left += value[start : start + _CHUNK].encode("ascii").translate(None, _B64_DELETE)
+        if len(left) > padding:
+            return False
+    return left == b"=" * padding

@@ -27,6 +27,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from lxml import etree
@@ -56,6 +57,8 @@ _FAILURES = (
     etree.LxmlError,
 )
 TrustedCerts = Sequence[str | bytes]
+# Agencies sign every alert with the same few certificates: parse each one once per process.
+_CERT_CACHE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +72,14 @@ class _Outcome:
 
 def has_signature(root: etree._Element) -> bool:
     """True when the alert carries an enveloped ``ds:Signature`` child."""
-    return root.find(SIG_TAG) is not None
+    return next(root.iterchildren(SIG_TAG), None) is not None
 
 
 def verify(
     data: bytes, root: etree._Element, trusted_certs: TrustedCerts | None = None
 ) -> tuple[SignatureInfo, list[Issue]]:
     """Verify the enveloped signature(s) of ``data`` (whose parsed root is ``root``)."""
-    sigs = root.findall(SIG_TAG)
+    sigs = list(root.iterchildren(SIG_TAG))
     if not sigs:
         return SignatureInfo("absent"), []
     trusted = [_pem(c) for c in trusted_certs] if trusted_certs else None
@@ -143,6 +146,7 @@ def _verify_with(doc: bytes, root_tag: object, cert_pem: str, *, checked_now: bo
         raise InvalidInput("signed element is not the alert")
 
 
+@lru_cache(maxsize=_CERT_CACHE)
 def _inside(cert_pem: str) -> datetime:
     """A time inside the certificate's validity period (expiry deliberately not enforced)."""
     return x509.load_pem_x509_certificate(cert_pem.encode("ascii")).not_valid_before_utc
@@ -163,6 +167,7 @@ def _pem(cert: str | bytes) -> str:
     return cert.decode("ascii") if isinstance(cert, bytes) else cert
 
 
+@lru_cache(maxsize=_CERT_CACHE)
 def _subject(cert_pem: str | None) -> str | None:
     """The certificate subject as an RFC 4514 string (None when unreadable)."""
     if not cert_pem:

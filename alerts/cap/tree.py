@@ -2,14 +2,19 @@
 
 lxml's ``find``/``findtext`` go through ElementPath (several microseconds per call); one pass
 over an element's children into a name -> elements map is ~5x cheaper for CAP's wide
-``<alert>``/``<info>`` elements, which matters at thousands of alerts per second.
+``<alert>``/``<info>`` elements, which matters at thousands of alerts per second. The same pass
+keeps the text of the first child of each name: every ``.text`` read builds a new string, and
+the rules and the model builder both need them.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from lxml import etree
 
 from alerts.cap.schema import CAP12_NS
+from alerts.cap.values import parse_datetime
 
 Q = f"{{{CAP12_NS}}}"
 # Every element name of the CAP 1.2 schema; a dict lookup beats prefix test + slicing.
@@ -66,22 +71,27 @@ CAP_ELEMENTS = (
 )
 _LOCAL: dict[object, str] = {Q + name: name for name in CAP_ELEMENTS}
 Kids = dict[str, list[etree._Element]]
+# Text of the first child with each name ('' when empty): read once, shared by rules and model.
+Texts = dict[str, str]
 _VALUE_NAME, _VALUE = f"{Q}valueName", f"{Q}value"
 
 
-def kids(el: etree._Element) -> Kids:
-    """Map each CAP child element's local name to the children with that name, in order."""
+def children(el: etree._Element) -> tuple[Kids, Texts]:
+    """One pass over ``el``'s CAP children: name -> elements in order, name -> first text."""
     out: Kids = {}
+    texts: Texts = {}
+    local = _LOCAL
     for child in el:
-        name = _LOCAL.get(child.tag)  # comments/PIs have a non-string tag: never found
+        name = local.get(child.tag)  # comments/PIs have a non-string tag: never found
         if name is None:
             continue
         found = out.get(name)
         if found is None:
             out[name] = [child]
+            texts[name] = child.text or ""
         else:
             found.append(child)
-    return out
+    return out, texts
 
 
 def first(k: Kids, name: str) -> etree._Element | None:
@@ -90,15 +100,9 @@ def first(k: Kids, name: str) -> etree._Element | None:
     return found[0] if found else None
 
 
-def text(k: Kids, name: str) -> str | None:
-    """Text of the first child ``name`` ('' when empty), None when absent."""
-    found = k.get(name)
-    return (found[0].text or "") if found else None
-
-
 def texts(k: Kids, name: str) -> tuple[str, ...]:
     """Texts of every child ``name``."""
-    return tuple(child.text or "" for child in k.get(name, ()))
+    return tuple([child.text or "" for child in k.get(name, ())])
 
 
 def pair(el: etree._Element) -> tuple[str, str]:
@@ -114,41 +118,39 @@ def pair(el: etree._Element) -> tuple[str, str]:
 
 
 class KidsCache:
-    """Memoised ``kids()`` per element, shared by the rules and the model builder.
+    """Memoised ``children()`` per element, shared by the rules and the model builder.
 
-    Keys are the lxml proxies themselves; holding them keeps their identity stable.
+    Keys are the lxml proxies themselves; holding them keeps their identity stable. Only the
+    elements the rules descend into (alert, info, resource, area) are ever mapped: a tree-wide
+    pass would also visit valueName/value leaves and the ``ds:Signature`` subtree for nothing.
     """
 
-    __slots__ = ("_maps", "polygons")
+    __slots__ = ("_maps", "dates", "polygons")
 
     def __init__(self) -> None:
-        self._maps: dict[etree._Element, Kids] = {}
+        self._maps: dict[etree._Element, tuple[Kids, Texts]] = {}
         # Per-document memo of polygon checks: multilingual alerts repeat each area per <info>.
         self.polygons: dict[str, list[tuple[str, str]]] = {}
+        # Per-document memo of parsed dateTimes (the rules parse them, the model reuses them).
+        self.dates: dict[str, datetime | None] = {}
 
-    def prefill(self, root: etree._Element) -> None:
-        """Map the whole tree in one C-driven ``iter()`` pass (cheaper than per-element loops)."""
-        maps = self._maps
-        maps.setdefault(root, {})
-        for el in root.iter():
-            name = _LOCAL.get(el.tag)
-            if name is None:
-                continue
-            parent = el.getparent()
-            if parent is None:
-                continue
-            found = maps.get(parent)
-            if found is None:
-                found = maps[parent] = {}
-            siblings = found.get(name)
-            if siblings is None:
-                found[name] = [el]
-            else:
-                siblings.append(el)
+    def of(self, el: etree._Element) -> tuple[Kids, Texts]:
+        """The child map and first-child texts of ``el``."""
+        found = self._maps.get(el)
+        if found is None:
+            found = self._maps[el] = children(el)
+        return found
 
     def __call__(self, el: etree._Element) -> Kids:
         """The child map of ``el``."""
-        found = self._maps.get(el)
-        if found is None:
-            found = self._maps[el] = kids(el)
-        return found
+        return self.of(el)[0]
+
+    def date_of(self, value: str | None) -> datetime | None:
+        """``parse_datetime(value)``, parsed once per document."""
+        if value is None:
+            return None
+        dates = self.dates
+        if value in dates:
+            return dates[value]
+        parsed = dates[value] = parse_datetime(value)
+        return parsed

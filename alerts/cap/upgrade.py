@@ -37,8 +37,9 @@ def upgrade_to_12(root: etree._Element, version: CapVersion) -> list[Issue]:
     if version == "1.2":
         return []
     old_ns = etree.QName(root).namespace
+    cut = len(old_ns or "") + 2  # "{" + namespace + "}"
     for el in root.iter(f"{{{old_ns}}}*"):
-        el.tag = Q + etree.QName(el).localname
+        el.tag = Q + el.tag[cut:]
     issues: list[Issue] = []
     if version == "1.0":
         issues += _upgrade_10(root)
