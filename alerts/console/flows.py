@@ -19,6 +19,7 @@ from alerts.console import proxy
 from alerts.console.capform import Composed, read_form, stamp, to_cap_xml
 from alerts.console.web import Operator
 from alerts.deps import get_app_settings
+from alerts.dispatch.service import expect_recipients
 from alerts.errors import BadInput, CapInvalid, Violation
 from alerts.intake import service as intake
 from alerts.intake.models import Alert, AlertState
@@ -146,6 +147,9 @@ async def send(
             "confirmation": str(form.get("confirm", ""))[:100],
         },
     )
+    if outcome.created and outcome.alert.id is not None:
+        # Durable with the alert (and its approval later): the planner's preview guard.
+        expect_recipients(session=session, alert_id=outcome.alert.id, expected_max=rv.count)
     session.commit()
     outcome.expected_recipients = rv.count
     if outcome.created and outcome.alert.state != AlertState.PENDING_APPROVAL:

@@ -1,15 +1,21 @@
 """Planning: from an accepted alert to one queued delivery per targeted subscriber.
 
 Guards run first (empty or unresolvable area, count far above the operator's preview,
-jurisdiction, status), then the messages are rendered once per language, then the deliveries
-are written in bulk in the same transaction as the plan's state change.
+jurisdiction, status), then the deliveries are written by ``materialize``: the plan row, the
+first language's message and a first chunk in one transaction (claimable at once), the rest
+in resumable chunks while the other languages render. A plan left half-written by a crash is
+resumed by whichever planner picks it up next (``plan`` is idempotent).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import sqlalchemy as sa
@@ -19,9 +25,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from alerts.access.models import Agency
-from alerts.db import bulk_insert, db_time, utcnow
+from alerts.db import db_time, utcnow
 from alerts.dispatch import content as rendering
-from alerts.dispatch.models import DispatchPlan, MessageKind, PlanState
+from alerts.dispatch.materialize import Materialiser, Segment, Timings, order_segments
+from alerts.dispatch.models import DispatchPlan, MessageKind, PlanRequest, PlanState
 from alerts.dispatch.queue import stop_alert
 from alerts.intake.models import Alert
 from alerts.zones.targeting import Selection, Targeting
@@ -30,6 +37,8 @@ log = logging.getLogger(__name__)
 OVERSHOOT_FACTOR = 1.5  # block when the count is this far above the operator's preview
 NOT_DISPATCHED_STATUS = ("Draft", "System")
 NOT_DISPATCHED_TYPES = ("Ack", "Error")
+_ALERT_STATE = sa.text("SELECT state FROM alert WHERE id = :a")
+_ALERT_STATE_PG = sa.text("SELECT state FROM alert WHERE id = :a FOR SHARE")
 
 
 @dataclass(slots=True)
@@ -70,29 +79,45 @@ class Planner:
     engine: Engine
     targeting: Targeting
     public_base_url: str
+    last_timings: Timings | None = None
 
-    def plan(self, alert_id: int, *, expected_max: int | None = None) -> PlanOutcome:
-        """Plan one alert (idempotent: an existing plan is returned as it stands)."""
+    def plan(
+        self,
+        alert_id: int,
+        *,
+        expected_max: int | None = None,
+        on_first_commit: Callable[[], None] = lambda: None,
+    ) -> PlanOutcome:
+        """Plan one alert, or finish writing its half-materialised plan (idempotent).
+
+        ``expected_max`` defaults to the count stored with the alert (``plan_request``);
+        ``on_first_commit`` is called once the first deliveries are claimable.
+        """
+        self.last_timings = None
         with Session(self.engine, expire_on_commit=False) as session:
             existing = session.get(DispatchPlan, alert_id)
-            if existing is not None:
-                return PlanOutcome(
-                    alert_id,
-                    PlanState(existing.state),
-                    existing.targeted,
-                    existing.by_language,
-                    existing.blocked_rule,
-                    existing.blocked_reason,
-                )
             alert = session.get(Alert, alert_id)
             assert alert is not None, f"alert {alert_id} vanished"
+            if existing is not None:
+                if existing.state == PlanState.DISPATCHING and existing.materialized_at is None:
+                    self._resume(session, alert, existing, on_first_commit)
+                return _outcome(self.engine, alert_id)
+            if expected_max is None:
+                request = session.get(PlanRequest, alert_id)
+                expected_max = request.expected_max if request is not None else None
             try:
-                return self._plan(session, alert, expected_max)
+                return self._plan(session, alert, expected_max, on_first_commit)
             except Blocked as exc:
                 log.warning("alert %s blocked: %s %s", alert_id, exc.rule, exc.reason)
                 return self._record_blocked(alert, exc, expected_max)
 
-    def _plan(self, session: Session, alert: Alert, expected_max: int | None) -> PlanOutcome:
+    def _plan(
+        self,
+        session: Session,
+        alert: Alert,
+        expected_max: int | None,
+        on_first_commit: Callable[[], None],
+    ) -> PlanOutcome:
         assert alert.id is not None
         if alert.status in NOT_DISPATCHED_STATUS or alert.msg_type in NOT_DISPATCHED_TYPES:
             return self._record_done(
@@ -101,24 +126,98 @@ class Planner:
         if alert.expires_utc is not None and alert.expires_utc <= utcnow():
             return self._record(alert, PlanState.EXPIRED, [], reason="expired before dispatch")
         if alert.msg_type == "Cancel":
-            return self._plan_cancel(session, alert)
+            return self._plan_cancel(session, alert, on_first_commit)
         geometry = self._geometry(alert)
         self._check_jurisdiction(session, alert, geometry)
-        test_only = alert.status in ("Exercise", "Test")
-        selection = self.targeting.select(session, geometry, test_only=test_only)
-        count = int(selection.subscriber_ids.size)
-        if expected_max is not None and count > max(
-            expected_max * OVERSHOOT_FACTOR, expected_max + 10
-        ):
-            raise Blocked(
-                "TARGET-COUNT-ABOVE-PREVIEW",
-                f"{count} recipients but the operator's preview said {expected_max}",
-            )
         kind = MessageKind.UPDATE if alert.msg_type == "Update" else MessageKind.ALERT
-        batches = [(kind, geometry, alert, selection)]
+        with ThreadPoolExecutor(1, thread_name_prefix="render") as pool:
+            timings = Timings()
+            early = self._render_early(pool, kind, geometry, alert, timings)
+            selection = self._select(session, alert, geometry)
+            timings.targeting_ms = (time.perf_counter() - timings.started) * 1000
+            count = int(selection.subscriber_ids.size)
+            if expected_max is not None and count > max(
+                expected_max * OVERSHOOT_FACTOR, expected_max + 10
+            ):
+                raise Blocked(
+                    "TARGET-COUNT-ABOVE-PREVIEW",
+                    f"{count} recipients but the operator's preview said {expected_max}",
+                )
+            batches = self._area_batches(session, alert, geometry, selection)
+            run = Materialiser(
+                self.engine,
+                alert.id,
+                alert.expires_utc,
+                [],
+                on_first_commit,
+                timings,
+                pool=pool,
+                early=early,
+            )
+            return self._record(
+                alert, PlanState.DISPATCHING, batches, expected_max=expected_max, run=run
+            )
+
+    def _render_early(
+        self,
+        pool: ThreadPoolExecutor,
+        kind: MessageKind,
+        geometry: BaseGeometry,
+        alert: Alert,
+        timings: Timings,
+    ) -> dict[tuple[str, str], Future[rendering.RenderedMessage | None]]:
+        """Start rendering the likeliest first segment (the most common language) during targeting."""
+        language = self.targeting.likely_language()
+        if language is None:
+            return {}
+
+        def render() -> rendering.RenderedMessage | None:
+            t = time.perf_counter()
+            message = self._render_one(kind, geometry, alert, language)
+            timings.render_ms[f"{kind.value}/{language}"] = (time.perf_counter() - t) * 1000
+            return message
+
+        return {(kind.value, language): pool.submit(render)}
+
+    def _select(self, session: Session, alert: Alert, geometry: BaseGeometry) -> Selection:
+        test_only = alert.status in ("Exercise", "Test")
+        return self.targeting.select(session, geometry, test_only=test_only)
+
+    def _area_batches(
+        self, session: Session, alert: Alert, geometry: BaseGeometry, selection: Selection
+    ) -> list[Batch]:
+        kind = MessageKind.UPDATE if alert.msg_type == "Update" else MessageKind.ALERT
+        batches: list[Batch] = [(kind, geometry, alert, selection)]
         if kind is MessageKind.UPDATE:
             batches += self._not_affected(session, alert, selection)
-        return self._record(alert, PlanState.DISPATCHING, batches, expected_max=expected_max)
+        return batches
+
+    def _batches(self, session: Session, alert: Alert) -> list[Batch]:
+        """The batches of an alert whose guards already passed (resuming its plan)."""
+        if alert.msg_type == "Cancel":
+            return self._cancel_batches(session, alert)
+        geometry = self._geometry(alert)
+        return self._area_batches(session, alert, geometry, self._select(session, alert, geometry))
+
+    def _resume(
+        self,
+        session: Session,
+        alert: Alert,
+        plan: DispatchPlan,
+        on_first_commit: Callable[[], None],
+    ) -> None:
+        assert alert.id is not None
+        log.info("alert %s: resuming its plan at segment %s", alert.id, plan.resume_segment)
+        segments = self._segments(alert, self._batches(session, alert))
+        run = Materialiser(
+            self.engine,
+            alert.id,
+            alert.expires_utc,
+            order_segments(segments, plan.segments),
+            on_first_commit,
+        )
+        run.run()
+        self.last_timings = run.timings
 
     def _geometry(self, alert: Alert) -> BaseGeometry:
         if alert.area_errors:
@@ -173,26 +272,23 @@ class Planner:
             )
         ]
 
-    def _plan_cancel(self, session: Session, alert: Alert) -> PlanOutcome:
+    def _cancel_batches(self, session: Session, alert: Alert) -> list[Batch]:
         previous = self._previous(session, alert)
         reached = self._reached(session, [p.id for p in previous if p.id is not None])
         if not previous or reached.size == 0:
-            return self._record_done(alert, "cancel: nobody had received the cancelled alert")
+            return []
         source = previous[0]
         text_alert = alert if alert.infos else _as_cancel(source)
-        geometry = self._geometry(source)
-        return self._record(
-            alert,
-            PlanState.DISPATCHING,
-            [
-                (
-                    MessageKind.CANCEL,
-                    geometry,
-                    text_alert,
-                    _plain_selection(session, reached, source),
-                )
-            ],
-        )
+        selection = _plain_selection(session, reached, source)
+        return [(MessageKind.CANCEL, self._geometry(source), text_alert, selection)]
+
+    def _plan_cancel(
+        self, session: Session, alert: Alert, on_first_commit: Callable[[], None]
+    ) -> PlanOutcome:
+        batches = self._cancel_batches(session, alert)
+        if not batches:
+            return self._record_done(alert, "cancel: nobody had received the cancelled alert")
+        return self._record(alert, PlanState.DISPATCHING, batches, on_first_commit=on_first_commit)
 
     def _record_done(self, alert: Alert, reason: str) -> PlanOutcome:
         return self._record(alert, PlanState.DONE, [], reason=reason)
@@ -207,7 +303,9 @@ class Planner:
                     blocked_rule=exc.rule,
                     blocked_reason=exc.reason,
                     expected_max=expected_max,
+                    accepted_at=alert.received_at,
                     planned_at=utcnow(),
+                    materialized_at=utcnow(),
                 )
             )
             session.flush()
@@ -221,80 +319,119 @@ class Planner:
         *,
         reason: str | None = None,
         expected_max: int | None = None,
+        on_first_commit: Callable[[], None] = lambda: None,
+        run: Materialiser | None = None,
     ) -> PlanOutcome:
         assert alert.id is not None
         batches = [b for b in batches if b[3].subscriber_ids.size]  # nobody to message: no render
         if state is PlanState.DISPATCHING and not batches:
             state, reason = PlanState.DONE, reason or "no subscriber is inside the area"
-        rendered = [
-            self._render(kind, geometry, text_alert, sel)
-            for kind, geometry, text_alert, sel in batches
-        ]
         by_language: dict[str, int] = {}
         for _, _, _, sel in batches:
             for lang, n in sel.by_language().items():
                 by_language[lang] = by_language.get(lang, 0) + n
         targeted = sum(int(sel.subscriber_ids.size) for *_, sel in batches)
-        with self.engine.begin() as conn, Session(bind=conn) as session:
-            plan = DispatchPlan(
-                alert_id=alert.id,
-                state=state.value,
-                targeted=targeted,
-                by_language=by_language,
-                expected_max=expected_max,
-                blocked_reason=reason,
-                planned_at=utcnow(),
-                expires_at=alert.expires_utc,
-                priority=max((priority_of(alert, b[0]) for b in batches), default=0),
-            )
-            session.add(plan)
-            if alert.msg_type in ("Update", "Cancel"):
-                _stop_previous(
-                    conn, [p.id for p in self._previous(session, alert) if p.id is not None]
-                )
-            for (kind, _, _, sel), messages in zip(batches, rendered, strict=True):
-                self._write(session, conn, alert, kind, sel, messages)
-            session.flush()
-        return PlanOutcome(alert.id, state, targeted, by_language, reason=reason)
-
-    def _render(
-        self, kind: MessageKind, geometry: BaseGeometry, text_alert: Alert, sel: Selection
-    ) -> list[rendering.RenderedMessage]:
-        languages = list(sel.by_language())
-        link = f"{self.public_base_url}/a/{text_alert.short_id}"
-        return rendering.render_messages(
-            text_alert, geometry, kind=kind, languages=languages, link=link
+        segments = order_segments(self._segments(alert, batches), [])
+        plan = DispatchPlan(
+            alert_id=alert.id,
+            state=state.value,
+            targeted=targeted,
+            by_language=by_language,
+            expected_max=expected_max,
+            blocked_reason=reason,
+            accepted_at=alert.received_at,
+            expires_at=alert.expires_utc,
+            priority=max((priority_of(alert, b[0]) for b in batches), default=0),
+            segments=[seg.key for seg in segments],
         )
+        if state is not PlanState.DISPATCHING:
+            plan.planned_at = plan.materialized_at = utcnow()
+            with self.engine.begin() as conn, Session(bind=conn) as session:
+                session.add(plan)
+            return PlanOutcome(alert.id, state, targeted, by_language, reason=reason)
+        if run is None:
+            run = Materialiser(self.engine, alert.id, alert.expires_utc, [], on_first_commit)
+        run.segments = segments
+        try:
+            run.run(create=plan, prepare=partial(self._first_transaction, alert))
+        except sa.exc.IntegrityError:  # another planner created this plan first
+            log.info("alert %s: planned elsewhere meanwhile", alert.id)
+        self.last_timings = t = run.timings
+        log.info(
+            "alert %s planned: %d deliveries in %d chunks; targeting %.0f ms, render %s ms,"
+            " first claimable %.0f ms, all written %.0f ms",
+            alert.id,
+            t.rows,
+            t.chunks,
+            t.targeting_ms or 0.0,
+            {k: round(v) for k, v in t.render_ms.items()},
+            t.first_commit_ms or 0.0,
+            t.finished_ms or 0.0,
+        )
+        return _outcome(self.engine, alert.id)
 
-    def _write(
-        self,
-        session: Session,
-        conn: sa.Connection,
-        alert: Alert,
-        kind: MessageKind,
-        sel: Selection,
-        messages: list[rendering.RenderedMessage],
-    ) -> None:
+    def _first_transaction(self, alert: Alert, conn: sa.Connection) -> bool:
+        """With the plan row: stop what this alert replaces; go on only if it is still active.
+
+        The alert row is locked (``FOR SHARE``) so a Cancel/Update ingested meanwhile either
+        committed before (the plan is closed here, nothing is written) or waits for this
+        transaction and then stops the rows it wrote.
+        """
         assert alert.id is not None
-        high = priority_of(alert, kind) >= 100
-        ids: dict[str, int] = {}
-        for msg in messages:
-            row = rendering.content_row(
-                alert.id, msg, priority_high=high, expires_at=alert.expires_utc
-            )
-            session.add(row)
-            session.flush()
-            assert row.id is not None
-            ids[msg.language] = row.id
-        fallback = ids[messages[0].language]
-        per_code = np.array(
-            [ids.get(lang, fallback) for lang in sel.languages] or [fallback], dtype=np.int64
+        if alert.msg_type in ("Update", "Cancel"):
+            with Session(bind=conn) as session:
+                previous = [p.id for p in self._previous(session, alert) if p.id is not None]
+            _stop_previous(conn, previous)
+        pg = conn.dialect.name == "postgresql"
+        current = conn.execute(
+            _ALERT_STATE_PG if pg else _ALERT_STATE, {"a": alert.id}
+        ).scalar_one()
+        if current == "active":
+            return True
+        now = db_time(conn, utcnow())
+        conn.execute(
+            sa.text(
+                "UPDATE dispatch_plan SET state = 'cancelled', cancelled_at = :t, planned_at = :t,"
+                " materialized_at = :t, blocked_reason = :r WHERE alert_id = :a"
+            ),
+            {"t": now, "r": f"alert {current} before dispatch", "a": alert.id},
         )
-        content_ids = (
-            per_code[sel.language_codes] if sel.subscriber_ids.size else np.empty(0, np.int64)
+        return False
+
+    def _segments(self, alert: Alert, batches: list[Batch]) -> list[Segment]:
+        """One segment per (kind, language) with subscribers, rendered on demand."""
+        out = []
+        for kind, geometry, text_alert, sel in batches:
+            priority = priority_of(alert, kind)
+            for code, language in enumerate(sel.languages):
+                ids = sel.subscriber_ids[sel.language_codes == code]
+                if ids.size:
+                    render = partial(self._render_one, kind, geometry, text_alert, language)
+                    out.append(Segment(kind, language, priority, ids, render, priority >= 100))
+        return out
+
+    def _render_one(
+        self, kind: MessageKind, geometry: BaseGeometry, text_alert: Alert, language: str
+    ) -> rendering.RenderedMessage:
+        link = f"{self.public_base_url}/a/{text_alert.short_id}"
+        (message,) = rendering.render_messages(
+            text_alert, geometry, kind=kind, languages=[language], link=link
         )
-        _insert_deliveries(
-            conn, alert.id, kind, priority_of(alert, kind), sel.subscriber_ids, content_ids
+        return message
+
+
+def _outcome(engine: Engine, alert_id: int) -> PlanOutcome:
+    """The plan as it stands in the database."""
+    with Session(engine) as session:
+        plan = session.get(DispatchPlan, alert_id)
+        assert plan is not None
+        return PlanOutcome(
+            alert_id,
+            PlanState(plan.state),
+            plan.targeted,
+            plan.by_language,
+            plan.blocked_rule,
+            plan.blocked_reason,
         )
 
 
@@ -323,36 +460,3 @@ def _stop_previous(conn: sa.Connection, alert_ids: list[int]) -> None:
     """An Update or Cancel stops what is still queued of the alerts it replaces."""
     for alert_id in alert_ids:
         stop_alert(conn, alert_id, PlanState.CANCELLED, reason="replaced by a newer message")
-
-
-def _insert_deliveries(
-    conn: sa.Connection,
-    alert_id: int,
-    kind: MessageKind,
-    priority: int,
-    subscriber_ids: np.ndarray,
-    content_ids: np.ndarray,
-) -> None:
-    """Write the deliveries in bulk: targets COPYed into a temp table, then one INSERT ... SELECT."""
-    if subscriber_ids.size == 0:
-        return
-    pg = conn.dialect.name == "postgresql"
-    conn.exec_driver_sql(
-        "CREATE TEMP TABLE plan_target (sid BIGINT, cid BIGINT)" + (" ON COMMIT DROP" if pg else "")
-    )
-    bulk_insert(
-        conn,
-        "plan_target",
-        ("sid", "cid"),
-        list(zip(subscriber_ids.tolist(), content_ids.tolist(), strict=True)),
-    )
-    now = db_time(conn, utcnow())
-    conn.execute(
-        sa.text(
-            "INSERT INTO delivery (alert_id, subscriber_id, content_id, recipient, kind, state, priority, attempts,"
-            " next_attempt_at, created_at) SELECT :a, t.sid, t.cid, s.phone_e164, :k, 'queued', :p, 0, :now, :now"
-            " FROM plan_target t JOIN subscriber s ON s.id = t.sid WHERE s.status = 'active'"
-        ),
-        {"a": alert_id, "k": kind.value, "p": priority, "now": now},
-    )
-    conn.exec_driver_sql("DROP TABLE plan_target")

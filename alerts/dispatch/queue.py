@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,24 +53,60 @@ _PICK_ALERTS = sa.text(
     "SELECT alert_id FROM dispatch_plan WHERE state = 'dispatching' "
     "ORDER BY priority DESC, last_claim_at ASC NULLS FIRST, alert_id LIMIT 8"
 )
+# Both walk the partial index ``ix_delivery_queued`` (alert_id, priority DESC, content_id, id)
+# WHERE state = 'queued': the first due row names the content, the claim then takes the next
+# rows of that one (alert, content) so a multi-recipient SubmitReq can be filled to the link's
+# max_recipients. Rows already claimed or sent are not in the index at all.
+_PICK_CONTENT = sa.text(
+    "SELECT content_id, priority FROM delivery WHERE alert_id = :alert AND state = 'queued' "
+    "AND next_attempt_at <= :now ORDER BY priority DESC, content_id, id LIMIT 1"
+)
 _CLAIM = """
 UPDATE delivery SET state = 'claimed', lease_until = :lease, batch_id = :batch, attempts = attempts + 1
 WHERE id IN (
   SELECT id FROM delivery
-  WHERE alert_id = :alert AND (
-    (state = 'queued' AND next_attempt_at <= :now)
-    OR (state IN ('claimed', 'submitting') AND lease_until < :now))
-  ORDER BY priority DESC, id LIMIT :n {lock})
+  WHERE alert_id = :alert AND state = 'queued' AND priority = :prio AND content_id = :content
+    AND next_attempt_at <= :now
+  ORDER BY priority DESC, content_id, id LIMIT :n {lock})
+RETURNING id, alert_id, content_id, recipient, attempts
+"""
+# A crashed worker's rows: through the partial index ``ix_delivery_leased`` (lease_until)
+# WHERE state IN ('claimed', 'submitting'), which holds only what is in flight. One alert and
+# content at a time, and only of alerts still dispatching (never after a cancel or expiry).
+_RECLAIM = """
+UPDATE delivery SET state = 'claimed', lease_until = :lease, batch_id = :batch, attempts = attempts + 1
+WHERE id IN (
+  SELECT d.id FROM delivery d
+  JOIN (
+    SELECT x.alert_id, x.content_id FROM delivery x
+    JOIN dispatch_plan p ON p.alert_id = x.alert_id AND p.state = 'dispatching'
+    WHERE x.state IN ('claimed', 'submitting') AND x.lease_until < :now
+    ORDER BY x.priority DESC, x.lease_until LIMIT 1
+  ) k ON k.alert_id = d.alert_id AND k.content_id = d.content_id
+  WHERE d.state IN ('claimed', 'submitting') AND d.lease_until < :now
+  ORDER BY d.id LIMIT :n {lock})
 RETURNING id, alert_id, content_id, recipient, attempts
 """
 
 
-def claim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Claimed]:
-    """Claim up to ``n`` due deliveries of the least recently served, most urgent alert."""
+def claim(
+    engine: Engine, *, batch_id: str, n: int, lease_s: float, stages: dict[str, float] | None = None
+) -> list[Claimed]:
+    """Claim up to ``n`` due deliveries of one content of the least recently served, most urgent alert.
+
+    ``stages`` (optional) accumulates seconds per step: pick, update, commit, plan.
+    """
+    clock = _Stages(stages)
+    claimed: list[Claimed] = []
     with engine.begin() as conn:
         pg = conn.dialect.name == "postgresql"
         now = utcnow()
+        t = db_time(conn, now)
         for (alert_id,) in conn.execute(_PICK_ALERTS).all():
+            first = conn.execute(_PICK_CONTENT, {"alert": alert_id, "now": t}).first()
+            clock.lap("pick")
+            if first is None:
+                continue
             sql = sa.text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED" if pg else ""))
             rows = conn.execute(
                 sql,
@@ -77,17 +114,68 @@ def claim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Clai
                     "lease": db_time(conn, now + timedelta(seconds=lease_s)),
                     "batch": batch_id,
                     "alert": alert_id,
-                    "now": db_time(conn, now),
+                    "content": first[0],
+                    "prio": first[1],
+                    "now": t,
                     "n": n,
                 },
             ).all()
+            clock.lap("update")
             if rows:
-                conn.execute(
-                    sa.text("UPDATE dispatch_plan SET last_claim_at = :t WHERE alert_id = :a"),
-                    {"t": db_time(conn, now), "a": alert_id},
-                )
-                return [Claimed(*r) for r in sorted(rows)]
-    return []
+                claimed = [Claimed(*r) for r in sorted(rows)]
+                break
+    clock.lap("commit")
+    if claimed:
+        # Fairness between alerts, in its own short transaction: inside the claim it held the
+        # plan row's lock for the whole claim, one claim of an alert at a time across workers.
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE dispatch_plan SET last_claim_at = :t WHERE alert_id = :a"),
+                {"t": db_time(conn, utcnow()), "a": claimed[0].alert_id},
+            )
+        clock.lap("plan")
+    return claimed
+
+
+class _Stages:
+    """Adds the time since the previous lap to a named stage (when asked to keep stages)."""
+
+    def __init__(self, stages: dict[str, float] | None) -> None:
+        self.stages = stages
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Close the current stage under ``name``."""
+        if self.stages is None:
+            return
+        now = time.perf_counter()
+        self.stages[name] = self.stages.get(name, 0.0) + now - self.last
+        self.last = now
+
+
+def reclaim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Claimed]:
+    """Claim up to ``n`` rows whose lease ran out (a crashed or stalled worker's batch)."""
+    with engine.begin() as conn:
+        pg = conn.dialect.name == "postgresql"
+        now = utcnow()
+        rows = conn.execute(
+            sa.text(_RECLAIM.format(lock="FOR UPDATE OF d SKIP LOCKED" if pg else "")),
+            {
+                "lease": db_time(conn, now + timedelta(seconds=lease_s)),
+                "batch": batch_id,
+                "now": db_time(conn, now),
+                "n": n,
+            },
+        ).all()
+        return [Claimed(*r) for r in sorted(rows)]
+
+
+def _by_ids(conn: sa.Connection, sql: str) -> sa.TextClause:
+    """``sql`` with ``{ids}`` matching the ``ids`` parameter: one array on PostgreSQL (a
+    1,000-element IN list is parsed and planned per call), an expanded IN list on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return sa.text(sql.format(ids="id = ANY(CAST(:ids AS bigint[]))"))
+    return sa.text(sql.format(ids="id IN :ids")).bindparams(sa.bindparam("ids", expanding=True))
 
 
 def begin_submit(engine: Engine, ids: Sequence[int], batch_id: str) -> list[int]:
@@ -100,10 +188,11 @@ def begin_submit(engine: Engine, ids: Sequence[int], batch_id: str) -> list[int]
     if not ids:
         return []
     with engine.begin() as conn:
-        q = sa.text(
-            "UPDATE delivery SET state = 'submitting' WHERE id IN :ids AND state = 'claimed' "
-            "AND batch_id = :b RETURNING id"
-        ).bindparams(sa.bindparam("ids", expanding=True))
+        q = _by_ids(
+            conn,
+            "UPDATE delivery SET state = 'submitting' WHERE {ids} AND state = 'claimed' "
+            "AND batch_id = :b RETURNING id",
+        )
         return sorted(int(r[0]) for r in conn.execute(q, {"ids": list(ids), "b": batch_id}))
 
 
@@ -116,33 +205,61 @@ def renew(engine: Engine, ids: Sequence[int], batch_id: str, lease_s: float) -> 
     if not ids:
         return set()
     with engine.begin() as conn:
-        q = sa.text(
-            "UPDATE delivery SET lease_until = :lease WHERE id IN :ids AND batch_id = :b "
-            "AND state = 'submitting' RETURNING id"
-        ).bindparams(sa.bindparam("ids", expanding=True))
+        q = _by_ids(
+            conn,
+            "UPDATE delivery SET lease_until = :lease WHERE {ids} AND batch_id = :b "
+            "AND state = 'submitting' RETURNING id",
+        )
         lease = db_time(conn, utcnow() + timedelta(seconds=lease_s))
         rows = conn.execute(q, {"ids": list(ids), "b": batch_id, "lease": lease})
         return {int(r[0]) for r in rows}
 
 
+# One statement per batch on PostgreSQL: the outcomes arrive as parallel arrays.
+_RECORD_PG = sa.text(
+    "UPDATE delivery d SET state = v.state, message_id = COALESCE(v.mid, d.message_id),"
+    " status_code = v.code, reason = v.reason,"
+    " submitted_at = CASE WHEN v.state = 'submitted' THEN :t ELSE d.submitted_at END,"
+    " final_at = CASE WHEN v.state = 'failed' THEN :t ELSE d.final_at END,"
+    " next_attempt_at = :t + make_interval(secs => v.retry), lease_until = NULL"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS text[]), CAST(:mids AS text[]),"
+    " CAST(:codes AS int[]), CAST(:reasons AS text[]), CAST(:retry AS float8[]))"
+    " AS v(id, state, mid, code, reason, retry)"
+    " WHERE d.id = v.id AND d.state = 'submitting' AND d.batch_id = :batch"
+)
+_RECORD_ONE = sa.text(
+    "UPDATE delivery SET state = :state, message_id = COALESCE(:mid, message_id), status_code = :code,"
+    " reason = :reason, submitted_at = COALESCE(:sub_at, submitted_at),"
+    " final_at = COALESCE(:fin_at, final_at),"
+    " next_attempt_at = :next, lease_until = NULL"
+    " WHERE id = :id AND state = 'submitting' AND batch_id = :batch"
+)
+
+
 def record(engine: Engine, alert_id: int, batch_id: str, outcomes: Sequence[Outcome]) -> None:
-    """Write a batch's outcomes and attempt history in one transaction."""
+    """Write a batch's outcomes and attempt history in one transaction (one UPDATE on PostgreSQL)."""
     if not outcomes:
         return
     now = utcnow()
     with engine.begin() as conn:
         t = db_time(conn, now)
-        params = [_params(conn, o, now, t) for o in outcomes]
-        conn.execute(
-            sa.text(
-                "UPDATE delivery SET state = :state, message_id = COALESCE(:mid, message_id), status_code = :code,"
-                " reason = :reason, submitted_at = COALESCE(:sub_at, submitted_at),"
-                " final_at = COALESCE(:fin_at, final_at),"
-                " next_attempt_at = :next, lease_until = NULL"
-                " WHERE id = :id AND state = 'submitting' AND batch_id = :batch"
-            ),
-            [{**p, "batch": batch_id} for p in params],
-        )
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                _RECORD_PG,
+                {
+                    "t": t,
+                    "batch": batch_id,
+                    "ids": [o.delivery_id for o in outcomes],
+                    "states": [o.state for o in outcomes],
+                    "mids": [o.message_id for o in outcomes],
+                    "codes": [o.status_code for o in outcomes],
+                    "reasons": [o.reason for o in outcomes],
+                    "retry": [o.retry_in_s if o.state == "queued" else 0.0 for o in outcomes],
+                },
+            )
+        else:
+            params = [_params(conn, o, now, t) for o in outcomes]
+            conn.execute(_RECORD_ONE, [{**p, "batch": batch_id} for p in params])
         bulk_insert(
             conn,
             "delivery_attempt",
@@ -181,11 +298,12 @@ def release(
         return
     with engine.begin() as conn:
         final = to_state in ("expired", "cancelled", "failed")
-        q = sa.text(
+        q = _by_ids(
+            conn,
             "UPDATE delivery SET state = :s, lease_until = NULL, reason = COALESCE(:r, reason), "
             "attempts = attempts - :undo, final_at = COALESCE(:fin_at, final_at) "
-            "WHERE id IN :ids AND state IN ('claimed', 'submitting')"
-        ).bindparams(sa.bindparam("ids", expanding=True))
+            "WHERE {ids} AND state IN ('claimed', 'submitting')",
+        )
         fin_at = db_time(conn, utcnow()) if final else None
         conn.execute(
             q,
@@ -200,7 +318,11 @@ def release(
 
 
 def sweep(engine: Engine) -> None:
-    """Expire alerts past ``expires`` and close plans with nothing left to send."""
+    """Expire alerts past ``expires`` and close plans with nothing left to send.
+
+    A plan still being materialised (``materialized_at`` NULL) is never closed: its next
+    chunk may be about to be written.
+    """
     with engine.begin() as conn:
         now = db_time(conn, utcnow())
         expired = conn.execute(
@@ -214,7 +336,8 @@ def sweep(engine: Engine) -> None:
             stop_alert(conn, alert_id, PlanState.EXPIRED, reason="alert expired")
         conn.execute(
             sa.text(
-                "UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching' AND NOT EXISTS ("
+                "UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching'"
+                " AND materialized_at IS NOT NULL AND NOT EXISTS ("
                 "SELECT 1 FROM delivery d WHERE d.alert_id = dispatch_plan.alert_id "
                 "AND d.state IN ('queued', 'claimed', 'submitting'))"
             )
@@ -235,9 +358,21 @@ def in_flight(engine: Engine, alert_id: int) -> int:
 
 
 def stop_alert(conn: sa.Connection, alert_id: int, state: PlanState, *, reason: str) -> int:
-    """Cancel (or expire) everything of an alert not yet handed to the MMSC; returns rows stopped."""
+    """Cancel (or expire) everything of an alert not yet handed to the MMSC; returns rows stopped.
+
+    The plan row is locked and moved first: a chunk of deliveries being materialised either
+    committed before (its rows are stopped below) or waits and then sees the plan stopped.
+    """
     final = DeliveryState.CANCELLED if state is PlanState.CANCELLED else DeliveryState.EXPIRED
     now = utcnow()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_PLAN, {"a": alert_id})
+    conn.execute(
+        sa.text(
+            "UPDATE dispatch_plan SET state = :s, cancelled_at = :t WHERE alert_id = :a AND state = 'dispatching'"
+        ),
+        {"s": state.value, "t": db_time(conn, now), "a": alert_id},
+    )
     res = conn.execute(
         sa.text(
             "UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
@@ -245,10 +380,7 @@ def stop_alert(conn: sa.Connection, alert_id: int, state: PlanState, *, reason: 
         ),
         {"s": final.value, "r": reason, "t": db_time(conn, now), "a": alert_id},
     )
-    conn.execute(
-        sa.text(
-            "UPDATE dispatch_plan SET state = :s, cancelled_at = :t WHERE alert_id = :a AND state = 'dispatching'"
-        ),
-        {"s": state.value, "t": db_time(conn, now), "a": alert_id},
-    )
     return int(res.rowcount or 0)
+
+
+_LOCK_PLAN = sa.text("SELECT 1 FROM dispatch_plan WHERE alert_id = :a FOR UPDATE")

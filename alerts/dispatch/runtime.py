@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass, field
 
 import httpx
-import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
@@ -20,6 +19,7 @@ from alerts.dispatch.connectors.mm7 import mm7_client
 from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport
 from alerts.dispatch.links import LINK, inbound_links, link_config, make_worker
 from alerts.dispatch.mm7_api import Mm7Sinks, create_mm7_router
+from alerts.dispatch.planloop import PlanLoop, replaced_by, wake_from_thread, warm_up
 from alerts.dispatch.planner import Planner
 from alerts.dispatch.tracking import DeliveryReportWriter, SubscriberReplies
 from alerts.dispatch.worker import Worker
@@ -28,42 +28,18 @@ from alerts.intake.service import IngestOutcome
 from alerts.mmsc.config import ReportPlan, SimulatorConfig
 from alerts.settings import Settings
 from alerts.zones.targeting import Targeting
-from renderers import maps
 
 log = logging.getLogger(__name__)
 
 
-def warm_up(targeting: Targeting) -> None:
-    """Load zone sets, basemaps and the time-zone finder before the first alert needs them."""
-    from shapely.geometry import box
-
-    for name in targeting.registry.names():
-        if not name.startswith("us_"):
-            targeting.registry.zone_set(name)
-    for lon, lat in ((-73.98, 40.70), (-80.10, 26.70)):
-        try:
-            maps.render_alert_map(
-                box(lon, lat, lon + 0.01, lat + 0.01),
-                event="warm-up",
-                severity="Minor",
-                use_cache=False,
-            )
-        except Exception:  # warming is best effort; the real render reports its own errors
-            log.warning("map warm-up failed", exc_info=True)
-
-
-def replaced_by(engine: Engine, alert_id: int) -> list[int]:
-    """Ids of the alerts this one updates or cancels."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT id FROM alert WHERE replaced_by_id = :a"), {"a": alert_id}
-        ).all()
-    return [int(r[0]) for r in rows]
-
-
 @dataclass
 class DispatchRuntime:
-    """The background parts of one process: DR writer, planner hook and (optionally) a worker."""
+    """The background parts of one process: DR writer, planner hook and (optionally) a worker.
+
+    With ``in_process_worker`` (embedded default) this process also plans: right after ingest
+    (the hook) and through the planning loop (anything left unplanned, e.g. after a restart).
+    Without it the API never plans: worker processes pick accepted alerts up.
+    """
 
     engine: Engine
     settings: Settings
@@ -72,6 +48,7 @@ class DispatchRuntime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     worker: Worker | None = None
     reports: DeliveryReportWriter | None = None
+    planloop: PlanLoop | None = None
     _planning: set[asyncio.Task[None]] = field(default_factory=set)
 
     def planner(self) -> Planner:
@@ -83,11 +60,12 @@ class DispatchRuntime:
         if not outcome.created or outcome.alert.state != "active" or outcome.alert.id is None:
             return
         alert_id = outcome.alert.id
-        replaces = outcome.alert.msg_type in ("Update", "Cancel")
-        if replaces:
+        if outcome.alert.msg_type in ("Update", "Cancel"):
             await self.stop_replaced(alert_id)
+        if self.planloop is None:  # a worker process plans it
+            return
         task = asyncio.create_task(
-            self.plan(alert_id, expected_max=outcome.expected_recipients, replaces=replaces)
+            self.plan(alert_id, expected_max=outcome.expected_recipients, replaces=False)
         )
         self._planning.add(task)
         task.add_done_callback(self._planning.discard)
@@ -102,15 +80,18 @@ class DispatchRuntime:
     async def plan(
         self, alert_id: int, expected_max: int | None = None, *, replaces: bool = True
     ) -> None:
-        """Plan one alert now and wake the in-process worker.
+        """Plan one alert now in this process and wake the in-process worker.
 
         An Update or Cancel first stops the alerts it replaces and waits until none of their
         submits is in flight, so "who already received it" is final when the notices are planned.
         """
         if replaces:
             await self.stop_replaced(alert_id)
+        loop = self.planloop or PlanLoop(
+            self.engine, self.targeting, self.settings.public_base_url.rstrip("/")
+        )
         try:
-            await asyncio.to_thread(self.planner().plan, alert_id, expected_max=expected_max)
+            await asyncio.to_thread(loop.plan_one, alert_id, expected_max)
         except Exception:
             log.exception("planning alert %s failed", alert_id)
             raise
@@ -118,10 +99,9 @@ class DispatchRuntime:
             self.worker.wake.set()
 
     def start(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        """Start the DR writer and, on the embedded default, an in-process worker."""
+        """Start the DR writer and, on the embedded default, an in-process worker and planner."""
         self.reports = DeliveryReportWriter(self.engine)
         self.tasks.append(asyncio.create_task(self.reports.run(self.stop)))
-        self.tasks.append(asyncio.create_task(asyncio.to_thread(warm_up, self.targeting)))
         self.tasks.append(
             asyncio.create_task(
                 run_poller(
@@ -129,10 +109,19 @@ class DispatchRuntime:
                 )
             )
         )
-        if self.settings.in_process_worker:
-            worker_client = mm7_client(link_config(self.settings))
-            self.worker = make_worker(self.engine, self.settings, worker_client)
-            self.tasks.append(asyncio.create_task(self._run_worker(worker_client)))
+        if not self.settings.in_process_worker:  # previews still use the zone sets
+            self.tasks.append(asyncio.create_task(asyncio.to_thread(warm_up, self.targeting)))
+            return
+        worker_client = mm7_client(link_config(self.settings))
+        self.worker = make_worker(self.engine, self.settings, worker_client)
+        self.tasks.append(asyncio.create_task(self._run_worker(worker_client)))
+        self.planloop = PlanLoop(
+            self.engine,
+            self.targeting,
+            self.settings.public_base_url.rstrip("/"),
+            on_planned=wake_from_thread(self.worker.wake),
+        )
+        self.tasks.append(asyncio.create_task(self.planloop.run(self.stop)))
 
     async def _run_worker(self, client: httpx.AsyncClient) -> None:
         assert self.worker is not None

@@ -9,8 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from alerts.db import db_time, utcnow
 from alerts.dispatch import queue
-from alerts.dispatch.models import Delivery, DeliveryRow, DeliverySummary, DispatchPlan, PlanState
+from alerts.dispatch.models import (
+    Delivery,
+    DeliveryRow,
+    DeliverySummary,
+    DispatchPlan,
+    PlanRequest,
+    PlanState,
+)
 from alerts.subscribers.phones import mask
 
 CANCEL_WAIT_S = 10.0
@@ -103,13 +111,36 @@ def deliveries(
     ]
 
 
+def expect_recipients(*, session: Session, alert_id: int, expected_max: int | None) -> None:
+    """Store the operator's preview count with a just-stored alert (in the caller's transaction).
+
+    Whichever process plans the alert then blocks a count far above it
+    (TARGET-COUNT-ABOVE-PREVIEW), even after a crash between storing and planning.
+    """
+    if expected_max is not None and session.get(PlanRequest, alert_id) is None:
+        session.add(PlanRequest(alert_id=alert_id, expected_max=expected_max))
+
+
+_TOMBSTONE = sa.text(
+    "INSERT INTO dispatch_plan (alert_id, state, priority, targeted, by_language, accepted_at,"
+    " planned_at, cancelled_at, materialized_at, blocked_reason, segments, resume_segment,"
+    " resume_after) VALUES (:a, 'cancelled', 0, 0, '{}', :t, :t, :t, :t, :r, '[]', 0, 0)"
+    " ON CONFLICT (alert_id) DO NOTHING"
+)
+
+
 def cancel(engine: Engine, alert_id: int, *, reason: str) -> dict[str, int]:
     """Stop an alert: queued and claimed deliveries cancelled at once; returns when none is in flight.
 
     Acknowledging only after every in-flight submit has finished is what guarantees that the MMSC
-    sees no submit for this alert after the acknowledgement.
+    sees no submit for this alert after the acknowledgement. An alert not planned yet gets a
+    cancelled plan, so no planner (in any process) plans it afterwards.
     """
     with engine.begin() as conn:
+        conn.execute(
+            _TOMBSTONE,
+            {"a": alert_id, "t": db_time(conn, utcnow()), "r": f"{reason} before planning"},
+        )
         stopped = queue.stop_alert(conn, alert_id, PlanState.CANCELLED, reason=reason)
     deadline = time.monotonic() + CANCEL_WAIT_S
     while queue.in_flight(engine, alert_id) and time.monotonic() < deadline:

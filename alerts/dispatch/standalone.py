@@ -1,5 +1,10 @@
 """``alertcast worker``: a standalone dispatch worker process with graceful shutdown.
 
+The process sends (the worker) and plans (the planning loop: accepted alerts without a plan,
+plans left half-written). It starts sending at once; the planner first builds the subscriber
+index, and the "worker ... started" line is logged once both run, so whoever waits for it
+measures a warm planner.
+
 SIGTERM/SIGINT stop claiming at once; batches in flight finish (or are released back to the
 queue) within the lease, which stays well inside a Kubernetes pod's grace period.
 """
@@ -10,11 +15,18 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
 
 from alerts.db import make_engine
 from alerts.dispatch.connectors.mm7 import mm7_client
 from alerts.dispatch.links import link_config, make_worker
+from alerts.dispatch.planloop import PlanLoop, wake_from_thread
 from alerts.settings import Settings
+from alerts.zones.cli import register_extras
+from alerts.zones.targeting import Targeting
+from geo.zones import ZoneRegistry
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +42,26 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
     try:
         async with mm7_client(link_config(settings)) as client:
             worker = make_worker(engine, settings, client)
+            planning = planloop(engine, settings, wake_from_thread(worker.wake))
+            tasks = [
+                asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(planning.run(stop)),
+            ]
+            await asyncio.to_thread(planning.ready.wait)
             log.info("worker %s started on %s", worker.worker_id, link_config(settings).url)
-            await worker.run(stop)
+            await asyncio.gather(*tasks)
             log.info("worker %s stopped", worker.worker_id)
     finally:
         engine.dispose()
+
+
+def planloop(engine: Engine, settings: Settings, on_planned: Callable[[], None]) -> PlanLoop:
+    """The planning loop of a worker process, on the configured zone sets."""
+    registry = ZoneRegistry.default(settings.data_dir)
+    register_extras(registry, settings.var_dir)
+    return PlanLoop(
+        engine, Targeting(registry), settings.public_base_url.rstrip("/"), on_planned=on_planned
+    )
 
 
 def run_worker(settings: Settings) -> None:

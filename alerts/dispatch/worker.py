@@ -9,10 +9,12 @@ TransactionID, which is derived from the batch id).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -39,6 +41,9 @@ from renderers.mms import MmsContent
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DB_RETRY_S = 1.0
+SMALL_BATCH = 100  # rows per batch when a request carries few recipients
+REQUESTS_PER_BATCH = 10  # full multi-recipient SubmitReqs per batch
+LIMITED_BATCHES = 4  # batches in flight per worker under a link rate limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +57,43 @@ class CachedContent:
 
 
 @dataclass
+class BatchTimings:
+    """Where a worker's batches spend their time (claim, submit, record), for benchmarks."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    maxima: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # claim steps, summed
+    rows: int = 0
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Count one batch's time in ``stage``."""
+        self.sums[stage] = self.sums.get(stage, 0.0) + seconds
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+        self.maxima[stage] = max(self.maxima.get(stage, 0.0), seconds)
+
+    def summary(self) -> str:
+        """One line: batches, rows, mean and max milliseconds per stage."""
+        parts = [f"rows={self.rows}"]
+        for stage in ("claim", "submit", "record"):
+            n = self.counts.get(stage, 0)
+            if n:
+                mean = self.sums[stage] / n * 1000
+                parts.append(
+                    f"{stage}: n={n} mean={mean:.1f}ms max={self.maxima[stage] * 1000:.0f}ms"
+                )
+        claims = self.counts.get("claim", 0)
+        if claims and self.stages:
+            steps = ", ".join(f"{k}={v / claims * 1000:.1f}" for k, v in self.stages.items())
+            parts.append(f"claim steps ms: {steps}")
+        return "; ".join(parts)
+
+
+@dataclass
 class WorkerConfig:
     """Batch size, concurrency, lease and polling of one worker."""
 
-    batch_size: int = 100
+    batch_size: int = 1000
     concurrency: int = 8
     lease_s: float = 30.0
     idle_poll_s: float = 0.1
@@ -76,6 +114,10 @@ class Worker:
     _contents: dict[int, CachedContent] = field(default_factory=dict)
     _batches: int = 0
     _held: set[int] = field(default_factory=set)
+    _reclaim_at: float = 0.0
+    timings: BatchTimings = field(default_factory=lambda: BatchTimings())
+    _pool: ThreadPoolExecutor | None = None
+    _sem: asyncio.Semaphore | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then release whatever is still held."""
@@ -89,7 +131,7 @@ class Worker:
                 if not self.breaker.allow():
                     await self._sleep(stop, max(0.05, self.breaker.wait_s()))
                     continue
-                if len(tasks) >= self.config.concurrency:
+                if len(tasks) >= self._max_batches():
                     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                     continue
                 got = await self._db(self._claim)
@@ -107,9 +149,30 @@ class Worker:
         finally:
             if tasks:
                 await asyncio.wait(tasks, timeout=self.config.lease_s)
-            await asyncio.to_thread(
-                queue.release, self.engine, sorted(self._held), reason="worker stopped"
+            if self.timings.rows:
+                log.info("worker %s batch timings: %s", self.worker_id, self.timings.summary())
+            try:
+                await self._thread(
+                    queue.release, self.engine, sorted(self._held), reason="worker stopped"
+                )
+            finally:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                    self._pool = None
+
+    async def _thread(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a blocking (database) call in the worker's own thread pool.
+
+        The event loop's default pool has min(32, cores + 4) threads: six on two cores, for
+        ``concurrency`` batches that each claim, begin, renew and record, plus sweeps. Its
+        queue, not the database, was where batches waited.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.config.concurrency + 4, thread_name_prefix="worker-db"
             )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     async def _db(self, fn: Callable[..., T], *args: object) -> T | None:
         """Run a queue call off the loop; None when the database is unreachable.
@@ -118,7 +181,7 @@ class Worker:
         (the pool's pre-ping reconnects), and held rows keep their lease meanwhile.
         """
         try:
-            return await asyncio.to_thread(fn, *args)
+            return await self._thread(fn, *args)
         except DBAPIError as exc:
             log.warning("database unavailable (%s); retrying", type(exc.orig).__name__)
             return None
@@ -134,23 +197,53 @@ class Worker:
         if self.breaker.state.value == "half_open":
             return 1
         limit = self.bucket.backend.spec.rate if self.bucket.backend is not None else None
-        size = self.config.batch_size
-        per_request = getattr(self.connector, "max_recipients", 1)
+        per_request = max(1, int(getattr(self.connector, "max_recipients", 1)))
+        # Whole SubmitReqs: a claim holds one (alert, content), so every request but the last
+        # of a content carries the link's max_recipients.
+        # At most a few requests per batch: everything a worker holds in ``submitting`` is what
+        # a cancel waits for, and single-recipient batches of 500 kept 16,000 rows in flight.
+        size = min(self.config.batch_size, max(SMALL_BATCH, per_request * REQUESTS_PER_BATCH))
+        size = max(per_request, size // per_request * per_request)
         if limit:
-            # Keep everything this worker has in flight (``concurrency`` batches) to about a
-            # quarter second of the link's rate, so a cancel never waits long for submits
-            # already under way, an outage trips the breaker before much more is sent, and
-            # no batch waits for tokens anywhere near its lease.
-            per_batch = limit * 0.25 / self.config.concurrency
-            size = min(size, max(per_request, int(per_batch) * per_request))
+            # Keep everything this worker has in flight to about a quarter second of the
+            # link's rate, so a cancel never waits long for submits already under way, an
+            # outage trips the breaker before much more is sent, and no batch waits for tokens
+            # anywhere near its lease. The same budget as before, in a few larger batches
+            # rather than ``concurrency`` tiny ones: a claim of 400 rows costs little more than
+            # one of 100, and a worker makes its claims one at a time.
+            per_batch = max(1, self._budget(limit) // self._max_batches())
+            size = min(size, per_batch * per_request)
         return size
+
+    def _budget(self, limit: float) -> int:
+        """SubmitReqs one worker may have in flight under a link limit: a quarter second of
+        the rate, and never less than one per batch of ``concurrency`` (as it always was)."""
+        concurrency = self.config.concurrency
+        return concurrency * max(1, int(limit * 0.25 / concurrency))
+
+    def _max_batches(self) -> int:
+        """Batches in flight at once: ``concurrency``, fewer under a link limit."""
+        limit = self.bucket.backend.spec.rate if self.bucket.backend is not None else None
+        if not limit:
+            return self.config.concurrency
+        return min(self.config.concurrency, LIMITED_BATCHES)
 
     def _claim(self) -> tuple[str, list[queue.Claimed]]:
         self._batches += 1
         batch_id = f"{self.worker_id}-{self._batches}"
-        rows = queue.claim(
-            self.engine, batch_id=batch_id, n=self._batch_size(), lease_s=self.config.lease_s
-        )
+        started = time.perf_counter()
+        n, lease_s = self._batch_size(), self.config.lease_s
+        rows: list[queue.Claimed] = []
+        if time.monotonic() >= self._reclaim_at:
+            # Expired leases are looked for about once a second (a separate, cheap query).
+            self._reclaim_at = time.monotonic() + min(1.0, lease_s / 10)
+            rows = queue.reclaim(self.engine, batch_id=batch_id, n=n, lease_s=lease_s)
+        if not rows:
+            rows = queue.claim(
+                self.engine, batch_id=batch_id, n=n, lease_s=lease_s, stages=self.timings.stages
+            )
+        if rows:
+            self.timings.add("claim", time.perf_counter() - started)
         self._held.update(r.id for r in rows)
         return batch_id, rows
 
@@ -169,22 +262,27 @@ class Worker:
 
     async def _process_batch(self, claimed: list[queue.Claimed], batch_id: str) -> int:
         alert_id = claimed[0].alert_id
-        contents = await asyncio.to_thread(self._load_contents, {c.content_id for c in claimed})
+        contents = await self._thread(self._load_contents, {c.content_id for c in claimed})
         now = utcnow()
         expired = [c.id for c in claimed if _expired(contents[c.content_id].expires_at, now)]
         if expired:
-            await asyncio.to_thread(
+            await self._thread(
                 queue.release, self.engine, expired, to_state="expired", reason="alert expired"
             )
         live = [c for c in claimed if c.id not in set(expired)]
         moved = set(
-            await asyncio.to_thread(queue.begin_submit, self.engine, [c.id for c in live], batch_id)
+            await self._thread(queue.begin_submit, self.engine, [c.id for c in live], batch_id)
         )
         sending = [c for c in live if c.id in moved]
         if not sending:
             return 0
+        started = time.perf_counter()
         outcomes = await self._submit_all(sending, contents, batch_id)
-        await asyncio.to_thread(queue.record, self.engine, alert_id, batch_id, outcomes)
+        sent = time.perf_counter()
+        await self._thread(queue.record, self.engine, alert_id, batch_id, outcomes)
+        self.timings.add("submit", sent - started)
+        self.timings.add("record", time.perf_counter() - sent)
+        self.timings.rows += len(sending)
         self._judge(outcomes)
         return len(sending)
 
@@ -227,7 +325,7 @@ class Worker:
             for i in range(0, len(g), per_request)
         ]
         results: list[queue.Outcome] = []
-        sem = asyncio.Semaphore(self.config.concurrency * 4)
+        sem = self._requests_in_flight()
         pending: list[asyncio.Task[list[queue.Outcome]]] = []
         n = 0
         renew_at = 0.0  # renew before the first send too: the claim may be a while ago
@@ -244,9 +342,38 @@ class Worker:
                     )
                 )
             n += granted
+        await self._await_renewing(pending, rows, batch_id, renew_at)
         for task in pending:
-            results.extend(await task)
+            results.extend(task.result())
         return results
+
+    def _requests_in_flight(self) -> asyncio.Semaphore:
+        """The worker's bound on SubmitReqs under way, shared by all its batches."""
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.config.concurrency * 4)
+        return self._sem
+
+    async def _await_renewing(
+        self,
+        pending: list[asyncio.Task[list[queue.Outcome]]],
+        rows: list[queue.Claimed],
+        batch_id: str,
+        renew_at: float,
+    ) -> None:
+        """Wait for a batch's submits, renewing its lease meanwhile.
+
+        A slow MMSC (or a queue for the worker's request slots) can keep a batch in flight
+        longer than one lease; without renewal another worker would reclaim the rows and
+        submit them a second time.
+        """
+        waiting: set[asyncio.Task[list[queue.Outcome]]] = set(pending)
+        ids = [c.id for c in rows]
+        while waiting:
+            timeout = max(0.0, renew_at - time.monotonic())
+            _, waiting = await asyncio.wait(waiting, timeout=timeout)
+            if waiting and time.monotonic() >= renew_at:
+                await self._thread(queue.renew, self.engine, ids, batch_id, self.config.lease_s)
+                renew_at = time.monotonic() + self.config.lease_s / 3
 
     async def _still_held(
         self,
@@ -256,7 +383,7 @@ class Worker:
     ) -> list[tuple[int, list[queue.Claimed]]]:
         """Renew the batch's lease; drop unsent recipients whose rows another worker took."""
         ids = [c.id for c in rows]
-        held = await asyncio.to_thread(queue.renew, self.engine, ids, batch_id, self.config.lease_s)
+        held = await self._thread(queue.renew, self.engine, ids, batch_id, self.config.lease_s)
         kept = [(cid, [c for c in chunk if c.id in held]) for cid, chunk in unsent]
         return [(cid, chunk) for cid, chunk in kept if chunk]
 

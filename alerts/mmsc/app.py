@@ -34,6 +34,7 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> FastAPI:
         timeout = httpx.Timeout(5.0, connect=2.0)
         async with httpx.AsyncClient(timeout=timeout) as client:
             simulator.reports.client = client
+            simulator.reports.raw = True
             yield
             await simulator.reports.close()
             simulator.reports.client = None

@@ -131,6 +131,13 @@ class Targeting:
             self._snapshot.checked_at = time.monotonic()
             return self._snapshot
 
+    def likely_language(self) -> str | None:
+        """The most common subscriber language in the current index (no probe; None before one)."""
+        snap = self._snapshot
+        if snap is None or not snap.languages or snap.language.size == 0:
+            return None
+        return snap.languages[int(np.bincount(snap.language).argmax())]
+
     def _build(self, session: Session, version: tuple[Any, ...]) -> IndexSnapshot:
         rows = session.execute(_ROWS_SQL).all()
         langs: dict[str, int] = {}

@@ -24,19 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import sqlalchemy as sa
 import uvicorn
 from pydantic import SecretStr
 
 from alerts import migrate
-from alerts.db import make_engine
+from alerts.access import service as access
+from alerts.db import make_engine, session_scope
 from alerts.mmsc import SimulatorConfig, create_simulator_app
 from alerts.mmsc.simulator import Simulator
 from alerts.settings import DEFAULT_SECRET, Settings
 from alerts.subscribers.synth import synth_into
 from geo.zones import ZoneRegistry
 from tests.alerts.conftest import AgencyKey, make_agency
-from tests.dbfixtures import create_pg_database, drop_pg_database, pg_url
+from tests.dbfixtures import PG_ADMIN, create_pg_database, drop_pg_database, pg_url
 
 REPO = Path(__file__).resolve().parents[2]
 ALERTCAST = str(Path(sys.executable).parent / "alertcast")
@@ -260,9 +262,12 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def start_api(self) -> Proc:
+    def start_api(self, workers: int = 1) -> Proc:
         """``alertcast serve`` without a worker; returns once ``/readyz`` answers."""
-        proc = self.spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(self.api_port)])
+        args = ["serve", "--host", "127.0.0.1", "--port", str(self.api_port)]
+        if workers > 1:
+            args += ["--workers", str(workers)]
+        proc = self.spawn("api", args)
         self._await_http(proc, f"{self.api_url}/readyz", 60)
         return proc
 
@@ -367,6 +372,47 @@ def seeded_database(
         yield Seeded(name, url, agency, n_subscribers)
     finally:
         drop_pg_database(name)
+
+
+@contextmanager
+def kept_database(name: str, n_subscribers: int, *, seed: int = 7) -> Iterator[Seeded]:
+    """Like ``seeded_database`` but under a fixed name and kept afterwards (benchmarks).
+
+    An existing database of that name is migrated to head and reused as it is (seeding a
+    million subscribers takes minutes); a new key is issued for its agency.
+    """
+    url = pg_url(name)
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    settings = Settings(env="test", database_url=url)
+    engine = make_engine(settings)
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            have = int(conn.execute(sa.text("SELECT count(*) FROM subscriber")).scalar_one())
+            agency_id = conn.execute(
+                sa.text("SELECT id FROM agency WHERE name = 'NYCEM'")
+            ).scalar_one_or_none()
+        if have == 0 and n_subscribers:
+            synth_into(
+                engine,
+                ZoneRegistry.default(),
+                n=n_subscribers,
+                zone_set="nyc_evacuation_zones",
+                seed=seed,
+            )
+            have = n_subscribers
+        if agency_id is None:
+            agency = make_agency(settings, "NYCEM", [SENDER])
+        else:
+            with session_scope(engine) as session:
+                issued = access.issue_key(session=session, agency_id=int(agency_id))
+            agency = AgencyKey(agency_id=issued.agency_id, key=issued.key)
+    finally:
+        engine.dispose()
+    yield Seeded(name, url, agency, have)
 
 
 class Db:

@@ -1,0 +1,330 @@
+"""Chunked plan materialisation: resume after a crash, cancel mid-way, sweep, planning loop.
+
+Each test runs on SQLite and on PostgreSQL with tiny chunks, so a 1,500-subscriber alert is
+written in many transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from alerts.access.models import Agency
+from alerts.db import db_time, make_engine, session_scope
+from alerts.dispatch import materialize, planloop, queue
+from alerts.dispatch import service as dispatch_service
+from alerts.dispatch.content import RenderedMessage
+from alerts.dispatch.models import MessageKind, PlanState
+from alerts.dispatch.planner import Planner
+from alerts.intake import service as intake
+from alerts.settings import Settings
+from alerts.subscribers.synth import synth_into
+from alerts.zones.targeting import Targeting
+from geo.zones import ZoneRegistry
+from tests.alerts.conftest import make_agency
+from tests.capdocs import evacuation
+from tests.dbfixtures import database_url, pg_database, sqlite_template  # noqa: F401
+
+SUBSCRIBERS = 1500
+
+
+class Crash(Exception):
+    """Stands for the planning process dying between two chunk transactions."""
+
+
+@dataclass
+class World:
+    """A database with subscribers, an agency and a targeting service."""
+
+    engine: Engine
+    agency_id: int
+    registry: ZoneRegistry
+
+    def planner(self) -> Planner:
+        """A planner as a fresh process would build it (its own, cold index)."""
+        return Planner(self.engine, Targeting(self.registry), "http://test")
+
+    def ingest(self, **kw: object) -> int:
+        """Store an alert as the API does (area resolved, ``via='api'``); returns its id."""
+        with session_scope(self.engine) as session:
+            agency = session.get(Agency, self.agency_id)
+            assert agency is not None
+            outcome = intake.ingest(
+                session=session,
+                data=evacuation(zones=("1", "2", "3"), **kw),  # type: ignore[arg-type]
+                agency=agency,
+                max_bytes=1_000_000,
+                actor="test",
+                area_resolver=Targeting(self.registry).area_outcome,
+            )
+            assert outcome.alert.id is not None
+            return outcome.alert.id
+
+    def scalar(self, sql: str, **params: object) -> object:
+        """One value from the database."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params).scalar_one()
+
+    def rows(self, alert_id: int) -> tuple[int, int]:
+        """(delivery rows, distinct (subscriber, kind) pairs) of an alert."""
+        total = int(
+            str(self.scalar("SELECT count(*) FROM delivery WHERE alert_id = :a", a=alert_id))
+        )
+        distinct = int(
+            str(
+                self.scalar(
+                    "SELECT count(*) FROM (SELECT DISTINCT subscriber_id, kind FROM delivery"
+                    " WHERE alert_id = :a) d",
+                    a=alert_id,
+                )
+            )
+        )
+        return total, distinct
+
+
+@pytest.fixture
+def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:  # noqa: F811
+    """Subscribers in NYC evacuation zones, one agency; chunks of 100 rows (first 40)."""
+    monkeypatch.setattr(materialize, "FIRST_CHUNK_ROWS", 40)
+    monkeypatch.setattr(materialize, "CHUNK_ROWS", 100)
+    settings = Settings(env="test", database_url=database_url)
+    engine = make_engine(settings)
+    registry = ZoneRegistry.default()
+    synth_into(engine, registry, n=SUBSCRIBERS, zone_set="nyc_evacuation_zones", seed=3)
+    agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
+    try:
+        yield World(engine, agency.agency_id, registry)
+    finally:
+        engine.dispose()
+
+
+def _crash_after(monkeypatch: pytest.MonkeyPatch, chunks: int) -> None:
+    real = materialize.Materialiser._chunk
+
+    def chunk(self: materialize.Materialiser, *args: object, **kw: object) -> object:
+        if self.timings.chunks >= chunks:
+            raise Crash
+        return real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(materialize.Materialiser, "_chunk", chunk)
+
+
+def test_resume_after_a_crash_between_chunks_writes_exactly_the_missing_rows(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert_id = world.ingest()
+    with monkeypatch.context() as m:
+        _crash_after(m, 3)
+        with pytest.raises(Crash):
+            world.planner().plan(alert_id)
+    targeted = int(
+        str(world.scalar("SELECT targeted FROM dispatch_plan WHERE alert_id = :a", a=alert_id))
+    )
+    assert targeted > 500  # several segments, many chunks
+    written, distinct = world.rows(alert_id)
+    assert 40 + 100 <= written < targeted and written == distinct  # three chunks, a prefix
+    assert (
+        world.scalar("SELECT materialized_at FROM dispatch_plan WHERE alert_id = :a", a=alert_id)
+        is None
+    )
+    assert alert_id in planloop.pending(world.engine)  # any planner will finish it
+
+    outcome = world.planner().plan(alert_id)  # another process resumes from the key
+
+    assert outcome.state is PlanState.DISPATCHING
+    assert world.rows(alert_id) == (targeted, targeted)
+    assert (
+        world.scalar(
+            "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'queued'", a=alert_id
+        )
+        == targeted
+    )
+    assert (
+        world.scalar("SELECT materialized_at FROM dispatch_plan WHERE alert_id = :a", a=alert_id)
+        is not None
+    )
+    assert alert_id not in planloop.pending(world.engine)
+    again = world.planner().plan(alert_id)  # idempotent: nothing more is written
+    assert again.targeted == targeted
+    assert world.rows(alert_id) == (targeted, targeted)
+
+
+def test_the_largest_language_is_written_first(world: World) -> None:
+    alert_id = world.ingest()
+    world.planner().plan(alert_id)
+    with world.engine.connect() as conn:
+        by_lang: dict[str, int] = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT c.language, min(d.id) FROM delivery d JOIN content c ON c.id = d.content_id"
+                    " WHERE d.alert_id = :a GROUP BY c.language"
+                ),
+                {"a": alert_id},
+            ).all()
+        )
+        counts: dict[str, int] = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT c.language, count(*) FROM delivery d JOIN content c ON c.id = d.content_id"
+                    " WHERE d.alert_id = :a GROUP BY c.language"
+                ),
+                {"a": alert_id},
+            ).all()
+        )
+    assert len(counts) >= 2
+    assert min(by_lang, key=by_lang.__getitem__) == max(counts, key=counts.__getitem__)
+
+
+def test_a_cancel_during_materialisation_stops_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert_id = world.ingest()
+    planner = world.planner()
+    real_run = materialize.Materialiser.run
+
+    def run_with_cancel(self: materialize.Materialiser, **kw: object) -> object:
+        def cancel() -> None:
+            dispatch_service.cancel(world.engine, alert_id, reason="operator")
+
+        self.on_first_commit = cancel
+        return real_run(self, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(materialize.Materialiser, "run", run_with_cancel)
+    outcome = planner.plan(alert_id)
+
+    assert outcome.state is PlanState.CANCELLED
+    assert world.rows(alert_id) == (40, 40)  # only the first chunk was written ...
+    assert (
+        world.scalar(
+            "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'queued'", a=alert_id
+        )
+        == 0
+    )  # ... and cancelled
+    monkeypatch.undo()
+    world.planner().plan(alert_id)  # a later planner does not resume a cancelled plan
+    assert world.rows(alert_id) == (40, 40)
+    assert alert_id not in planloop.pending(world.engine)
+
+
+def test_sweep_never_closes_a_half_materialised_plan(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert_id = world.ingest()
+    with monkeypatch.context() as m:
+        _crash_after(m, 1)
+        with pytest.raises(Crash):
+            world.planner().plan(alert_id)
+    with world.engine.begin() as conn:  # everything written so far was sent
+        conn.execute(
+            sa.text("UPDATE delivery SET state = 'delivered' WHERE alert_id = :a"), {"a": alert_id}
+        )
+    queue.sweep(world.engine)
+    assert (
+        world.scalar("SELECT state FROM dispatch_plan WHERE alert_id = :a", a=alert_id)
+        == "dispatching"
+    )
+
+    world.planner().plan(alert_id)
+    queue.sweep(world.engine)
+    assert (
+        world.scalar("SELECT state FROM dispatch_plan WHERE alert_id = :a", a=alert_id)
+        == "dispatching"
+    )
+    assert (
+        int(
+            str(
+                world.scalar(
+                    "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'queued'",
+                    a=alert_id,
+                )
+            )
+        )
+        > 0
+    )
+
+
+def test_an_expired_alert_stops_materialisation(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert_id = world.ingest()
+    with monkeypatch.context() as m:
+        _crash_after(m, 1)
+        with pytest.raises(Crash):
+            world.planner().plan(alert_id)
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE alert SET expires_utc = :t WHERE id = :a"),
+            {"t": db_time(conn, datetime(2000, 1, 1, tzinfo=UTC)), "a": alert_id},
+        )
+    outcome = world.planner().plan(alert_id)
+    assert outcome.state is PlanState.EXPIRED
+    assert world.rows(alert_id) == (40, 40)
+
+
+def test_a_cancel_before_planning_means_never_planned(world: World) -> None:
+    alert_id = world.ingest()
+    dispatch_service.cancel(world.engine, alert_id, reason="operator")
+    assert alert_id not in planloop.pending(world.engine)
+    outcome = world.planner().plan(alert_id)
+    assert outcome.state is PlanState.CANCELLED
+    assert world.rows(alert_id) == (0, 0)
+
+
+def test_the_planning_loop_plans_what_the_api_stored_with_its_preview_guard(world: World) -> None:
+    planned = world.ingest()
+    guarded = world.ingest()
+    with session_scope(world.engine) as session:  # as the API stores X-Expected-Recipients
+        dispatch_service.expect_recipients(session=session, alert_id=guarded, expected_max=5)
+    loop = planloop.PlanLoop(world.engine, Targeting(world.registry), "http://test")
+    assert set(planloop.pending(world.engine)) >= {planned, guarded}
+
+    assert loop.poll_once() == 2
+
+    assert planloop.pending(world.engine) == []
+    with Session(world.engine) as session:
+        rows = dict(
+            session.execute(
+                sa.text("SELECT alert_id, COALESCE(blocked_rule, state) FROM dispatch_plan")
+            ).all()
+        )
+    assert rows == {planned: "dispatching", guarded: "TARGET-COUNT-ABOVE-PREVIEW"}
+    assert world.rows(guarded) == (0, 0)
+
+
+def test_a_claimed_alert_is_skipped_by_other_planners(world: World) -> None:
+    alert_id = world.ingest()
+    loop = planloop.PlanLoop(world.engine, Targeting(world.registry), "http://test")
+    with planloop.claim(world.engine, alert_id) as got:
+        assert got
+        assert loop.plan_one(alert_id) is None
+    assert loop.plan_one(alert_id) is not None
+
+
+def test_resume_order_keeps_stored_positions() -> None:
+    def seg(kind: MessageKind, language: str, n: int) -> materialize.Segment:
+        def never() -> RenderedMessage:
+            raise AssertionError
+
+        return materialize.Segment(kind, language, 10, np.arange(n, dtype=np.int64), never)
+
+    fresh = materialize.order_segments(
+        [seg(MessageKind.ALERT, "es", 5), seg(MessageKind.ALERT, "en", 9)], []
+    )
+    assert [s.language for s in fresh] == ["en", "es"]  # largest language first
+    stored = [["alert", "en"], ["alert", "ht"], ["alert", "es"]]
+    resumed = materialize.order_segments(
+        [seg(MessageKind.ALERT, "es", 5), seg(MessageKind.ALERT, "ko", 1)], stored
+    )
+    assert [(s.language, int(s.subscriber_ids.size)) for s in resumed] == [
+        ("en", 0),  # nobody left: a placeholder keeps the resume key's positions
+        ("ht", 0),
+        ("es", 5),
+        ("ko", 1),  # new since the crash: written last
+    ]
