@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 from alerts import __version__, console
+from alerts.access.service import PrincipalCache
 from alerts.db import make_engine, ping
 from alerts.dispatch import api as dispatch_api
 from alerts.dispatch.links import SIM_PREFIX
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.key_cache = PrincipalCache(settings.api_key_cache_s)
     app.state.on_alert_stored = []
     targeting = Targeting(zone_registry(settings.data_dir, settings.var_dir))
     app.state.targeting = targeting

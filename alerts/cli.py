@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from alerts.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(
     name="alertcast",
@@ -50,23 +53,53 @@ def _served_settings(host: str, port: int) -> Settings:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="uvicorn worker processes (production: one per core)")
+    ] = 1,
 ) -> None:
     """Serve the API, console, inbound MM7 endpoint and (embedded default) a worker and MMSC simulator."""
+    import os
+
     import uvicorn
 
     from alerts.app import create_app
     from alerts.logs import configure_logging
 
     settings = _served_settings(host, port)
+    if workers > 1 and settings.is_sqlite and settings.in_process_worker:
+        err.print("[red]--workers > 1 on SQLite needs ALERTCAST_IN_PROCESS_WORKER=false[/red]")
+        raise typer.Exit(2)
     configure_logging(settings.log_level)
     out.print(f"alertcast on [bold]http://{host}:{port}[/bold]  console: /console  API docs: /docs")
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level.lower(),
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return
+    # Worker processes build their own app (and engine) from the environment.
+    os.environ["ALERTCAST_PUBLIC_BASE_URL"] = settings.public_base_url
+    # A spawned worker imports the whole app before it can answer the supervisor's health ping.
     uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=30,
+        "alerts.cli:served_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=60,
+        **common,
     )
+
+
+def served_app() -> FastAPI:
+    """The app of one ``serve --workers N`` process, configured from the environment."""
+    from alerts.app import create_app
+    from alerts.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
 @app.command()

@@ -15,6 +15,8 @@ from sqlmodel import Session, create_engine
 
 from alerts.settings import REPO_ROOT, Settings
 
+POOL_SIZE = 20  # connections kept per process (per engine)
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
@@ -55,13 +57,18 @@ def make_engine(settings: Settings) -> Engine:
     """Create the engine for the configured URL (SQLite file parent is created)."""
     url = sa.make_url(settings.database_url)
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # Keep as many connections as requests run at once: one checked out above pool_size is
+    # opened and closed per use (a PostgreSQL backend start; SQLite's pragmas) and that churn
+    # cost more than ingest itself under load.
+    pooled = {"pool_size": POOL_SIZE, "max_overflow": 20}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             path = url.database
             (REPO_ROOT / path).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(pooled)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
     else:
-        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
+        kwargs.update(pooled, pool_recycle=1800)
     engine = create_engine(settings.database_url, **kwargs)
     if url.get_backend_name() == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)

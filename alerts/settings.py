@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     http_timeout_s: float = Field(default=10.0, gt=0)
     in_process_worker: bool = True
     embedded_mmsc: bool = True
+    api_key_cache_s: float = Field(
+        default=5.0, ge=0, le=60, description="verified API keys kept per process; 0 = off"
+    )
     mmsc_url: str | None = Field(default=None, description="MM7 URL; unset = embedded simulator")
     mmsc_user: str | None = None
     mmsc_password: SecretStr | None = None

@@ -145,18 +145,25 @@ class AreaResolution:
         return bool(self.errors) or self.geometry.is_empty
 
 
+_Memo = dict[tuple[Callable[[str], BaseGeometry], str], "BaseGeometry | AreaError"]
+
+
 def _area_pieces(
-    area: CapArea, registry: ZoneRegistry, errors: list[AreaProblem], warnings: list[str]
+    area: CapArea,
+    registry: ZoneRegistry,
+    errors: list[AreaProblem],
+    warnings: list[str],
+    memo: _Memo,
 ) -> list[BaseGeometry]:
     """Geometry of each polygon, circle and geocode of one area; failures go to ``errors``."""
     pieces: list[BaseGeometry] = []
     if any(not t.strip() for t in (*area.polygons, *area.circles)):
         warnings.append(f"{area.area_desc}: empty <polygon>/<circle> element ignored")
     for text in filter(str.strip, area.polygons):
-        pieces.append(_guard(polygon_from_cap, text, area, errors))
+        pieces.append(_guard(polygon_from_cap, text, area, errors, memo))
     for text in filter(str.strip, area.circles):
         known = len(errors)
-        circle = _guard(circle_from_cap, text, area, errors)
+        circle = _guard(circle_from_cap, text, area, errors, memo)
         if circle.is_empty and len(errors) == known:
             warnings.append(f"{area.area_desc}: circle {text.strip()!r} has zero radius")
         pieces.append(circle)
@@ -174,14 +181,28 @@ def _area_pieces(
 
 
 def _guard(
-    parse: Callable[[str], BaseGeometry], text: str, area: CapArea, errors: list[AreaProblem]
+    parse: Callable[[str], BaseGeometry],
+    text: str,
+    area: CapArea,
+    errors: list[AreaProblem],
+    memo: _Memo,
 ) -> BaseGeometry:
-    """Run a CAP text parser, turning an AreaError into a recorded problem and empty geometry."""
-    try:
-        return parse(text)
-    except AreaError as exc:
-        errors.append(AreaProblem(exc.rule, exc.message, area.area_desc))
+    """Run a CAP text parser, turning an AreaError into a recorded problem and empty geometry.
+
+    ``memo`` holds what each text gave earlier in the same alert: the info blocks of a
+    multilingual alert usually repeat the same polygon, which is then parsed once.
+    """
+    found = memo.get((parse, text))
+    if found is None:
+        try:
+            found = parse(text)
+        except AreaError as exc:
+            found = exc
+        memo[(parse, text)] = found
+    if isinstance(found, AreaError):
+        errors.append(AreaProblem(found.rule, found.message, area.area_desc))
         return Polygon()
+    return found
 
 
 def area_geometry(
@@ -193,6 +214,7 @@ def area_geometry(
     errors: list[AreaProblem] = []
     warnings: list[str] = []
     parts: list[ResolvedArea] = []
+    memo: _Memo = {}
     for area in areas:
         if not (area.polygons or area.circles or area.geocodes):
             errors.append(
@@ -201,7 +223,9 @@ def area_geometry(
                 )
             )
             continue
-        geometry = as_polygonal(shapely.union_all(_area_pieces(area, registry, errors, warnings)))
+        geometry = as_polygonal(
+            shapely.union_all(_area_pieces(area, registry, errors, warnings, memo))
+        )
         if geometry.is_empty:
             errors.append(AreaProblem("area-empty", "area resolved to no geometry", area.area_desc))
         parts.append(ResolvedArea(area.area_desc, geometry))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from alerts.access.models import Agency, AgencyCreate, ApiKey, IssuedKey, Principal
@@ -78,8 +80,48 @@ def authenticate(*, session: Session, key: str) -> Principal:
     return Principal(agency=agency, key_id=row.id, admin=row.admin)
 
 
+def authenticate_on(engine: Engine, key: str) -> Principal:
+    """``authenticate`` in a short session of its own (the caller needs no session)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return authenticate(session=session, key=key)
+
+
+class PrincipalCache:
+    """Recently verified API keys, kept for ``ttl_s`` seconds per process (0 turns it off).
+
+    Entries are keyed by the key's SHA-256 digest (the plain key is never stored) and hold the
+    principal as verified then. Only successes are kept, so a new key works at once; a revoked
+    key, or an agency whose senders changed, takes effect in every process within ``ttl_s``.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 1024) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        """The principal verified for this key less than ``ttl_s`` ago, if any."""
+        if self.ttl_s <= 0:
+            return None
+        entry = self._entries.get(_hash(key))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        """Remember a successful verification."""
+        if self.ttl_s <= 0:
+            return
+        now = time.monotonic()
+        if len(self._entries) >= self.max_entries:
+            self._entries = {d: e for d, e in self._entries.items() if e[0] > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        self._entries[_hash(key)] = (now + self.ttl_s, principal)
+
+
 def revoke_key(*, session: Session, key_id: int) -> None:
-    """Revoke a key; later requests with it get 401."""
+    """Revoke a key; later requests with it get 401 (API processes: within ``API_KEY_CACHE_S``)."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFound(f"API key {key_id} does not exist")

@@ -10,6 +10,7 @@ from typing import Any
 
 from alerts import cap
 from alerts.cap.model import CapAlert, Info
+from alerts.db import utcnow
 from alerts.intake.models import Alert, AlertState
 
 
@@ -87,41 +88,52 @@ def _latest(values: list[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
-def alert_row(
+def alert_values(
     result: cap.ParseResult, *, agency_id: int | None, via: str, area_resolver: AreaResolver | None
-) -> Alert:
-    """Build the (unsaved) alert row: raw bytes verbatim plus the parsed columns."""
+) -> dict[str, Any]:
+    """The column values of a new alert row (no ``id``/``short_id``): raw bytes plus parsed columns."""
     parsed = result.alert
     assert parsed is not None
     lead = _lead_info(parsed)
     area = area_resolver(parsed) if area_resolver and parsed.infos else AreaOutcome(None)
-    return Alert(
-        short_id="",
-        agency_id=agency_id,
-        identifier=parsed.identifier,
-        sender=parsed.sender,
-        sent=parsed.sent.isoformat(),
-        sent_utc=parsed.sent,
-        status=str(parsed.status),
-        msg_type=str(parsed.msg_type),
-        scope=str(parsed.scope),
-        source=parsed.source,
-        references=parsed.references_text,
-        cap_version=result.cap_version or "1.2",
-        raw_xml=result.raw,
-        state=AlertState.ACTIVE,
-        event=lead.event if lead else None,
-        severity=str(lead.severity) if lead else None,
-        urgency=str(lead.urgency) if lead else None,
-        certainty=str(lead.certainty) if lead else None,
-        headline=lead.headline if lead else None,
-        languages=list(dict.fromkeys(i.language for i in parsed.infos)),
-        infos=[info_dict(i) for i in parsed.infos],
-        effective_utc=min((i.effective for i in parsed.infos if i.effective), default=None),
-        expires_utc=_latest([i.expires for i in parsed.infos]),
-        area_geojson=json.dumps(area.geojson) if area.geojson else None,
-        area_errors=area.errors,
-        signature=result.signature.status,
-        warnings=[i.as_dict() for i in result.warnings],
-        via=via,
-    )
+    now = utcnow()
+    return {
+        "agency_id": agency_id,
+        "identifier": parsed.identifier,
+        "sender": parsed.sender,
+        "sent": parsed.sent.isoformat(),
+        "sent_utc": parsed.sent,
+        "status": str(parsed.status),
+        "msg_type": str(parsed.msg_type),
+        "scope": str(parsed.scope),
+        "source": parsed.source,
+        "references": parsed.references_text,
+        "cap_version": result.cap_version or "1.2",
+        "raw_xml": result.raw,
+        "state": AlertState.ACTIVE.value,
+        "replaced_by_id": None,
+        "event": lead.event if lead else None,
+        "severity": str(lead.severity) if lead else None,
+        "urgency": str(lead.urgency) if lead else None,
+        "certainty": str(lead.certainty) if lead else None,
+        "headline": lead.headline if lead else None,
+        "languages": list(dict.fromkeys(i.language for i in parsed.infos)),
+        "infos": [info_dict(i) for i in parsed.infos],
+        "effective_utc": min((i.effective for i in parsed.infos if i.effective), default=None),
+        "expires_utc": _latest([i.expires for i in parsed.infos]),
+        "area_geojson": json.dumps(area.geojson) if area.geojson else None,
+        "area_errors": area.errors,
+        "signature": result.signature.status,
+        "warnings": [i.as_dict() for i in result.warnings],
+        "via": via,
+        "received_at": now,
+        "updated_at": now,
+    }
+
+
+def alert_row(
+    result: cap.ParseResult, *, agency_id: int | None, via: str, area_resolver: AreaResolver | None
+) -> Alert:
+    """Build the (unsaved) alert row: raw bytes verbatim plus the parsed columns."""
+    values = alert_values(result, agency_id=agency_id, via=via, area_resolver=area_resolver)
+    return Alert(short_id="", **values)

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, col, func, select
 
 from alerts import cap
 from alerts.access.models import Agency
@@ -91,6 +92,7 @@ def ingest(
 
     With ``require_approval`` an Actual alert waits in ``pending_approval`` until a second person
     approves it (console two-person rule); its Update/Cancel links apply only on approval.
+    The new alert and its audit event are written in the caller's transaction, which commits.
     """
     result = validate_document(data, agency=agency, max_bytes=max_bytes)
     if not result.ok or result.alert is None:
@@ -99,37 +101,27 @@ def ingest(
         )
     parsed = result.alert
     _authorize_sender(agency, parsed)
-    existing = find_existing(
-        session=session, sender=parsed.sender, identifier=parsed.identifier, sent=parsed.sent
-    )
-    if existing is not None:
-        return IngestOutcome(alert=existing, created=False)
-    row = columns.alert_row(result, agency_id=agency.id, via=via, area_resolver=area_resolver)
-    row.short_id = secrets.token_urlsafe(6)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        # A concurrent request stored the same key first: answer with that one.
-        again = find_existing(
-            session=session, sender=parsed.sender, identifier=parsed.identifier, sent=parsed.sent
-        )
-        if again is None:
-            raise
-        return IngestOutcome(alert=again, created=False)
     pending = require_approval and parsed.status == "Actual"
+    values = columns.alert_values(result, agency_id=agency.id, via=via, area_resolver=area_resolver)
+    values["short_id"] = secrets.token_urlsafe(6)
     if pending:
-        row.state = AlertState.PENDING_APPROVAL.value
-        changed: list[Alert] = []
-    else:
-        changed = _apply_references(session=session, alert=row, parsed=parsed, agency=agency)
-    audit.record(
+        values["state"] = AlertState.PENDING_APPROVAL.value
+    row = Alert(**values)  # built before the insert: SQLite holds its write lock from there
+    alert_id = _insert_unless_stored(session, values)
+    if alert_id is None:
+        return IngestOutcome(alert=_stored(session, parsed), created=False)
+    row.id = alert_id
+    changed = (
+        []
+        if pending
+        else _apply_references(session=session, alert=row, parsed=parsed, agency=agency)
+    )
+    audit.append(
         session=session,
         actor=actor,
         action=f"alert.{parsed.msg_type.lower()}",
         target_type="alert",
-        target_id=row.id or "",
+        target_id=alert_id,
         detail={
             "identifier": parsed.identifier,
             "sender": parsed.sender,
@@ -141,6 +133,40 @@ def ingest(
     )
     warnings = [v for v in violations_of(result.issues) if v.severity == "warning"]
     return IngestOutcome(alert=row, created=True, changed=changed, warnings=warnings)
+
+
+_ALERT = SQLModel.metadata.tables["alert"]
+_ALERT_KEY = ["sender", "identifier", "sent_utc"]
+# Built once per dialect, values bound at execution: SQLAlchemy's compiled cache then hits.
+_INSERT_ALERT = {
+    "postgresql": pg_insert(_ALERT)
+    .on_conflict_do_nothing(index_elements=_ALERT_KEY)
+    .returning(_ALERT.c.id),
+    "sqlite": sqlite_insert(_ALERT)
+    .on_conflict_do_nothing(index_elements=_ALERT_KEY)
+    .returning(_ALERT.c.id),
+}
+
+
+def _insert_unless_stored(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT the alert row unless its (sender, identifier, sent) key is stored: its id or None.
+
+    One statement instead of a look-up, an ORM flush and a savepoint; a concurrent request with
+    the same key waits on the unique index and then inserts nothing (PostgreSQL and SQLite).
+    """
+    conn = session.connection()
+    alert_id = conn.execute(_INSERT_ALERT[conn.dialect.name], values).scalar_one_or_none()
+    return None if alert_id is None else int(alert_id)
+
+
+def _stored(session: Session, parsed: cap.CapAlert) -> Alert:
+    """The stored alert a repeat refers to (its insert just did nothing on the key)."""
+    existing = find_existing(
+        session=session, sender=parsed.sender, identifier=parsed.identifier, sent=parsed.sent
+    )
+    if existing is None:  # the key conflicted but no row is visible: let the caller retry
+        raise Conflict(f"alert {parsed.identifier!r} is being stored by another request")
+    return existing
 
 
 def _apply_references(
