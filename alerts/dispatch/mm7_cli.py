@@ -155,7 +155,7 @@ def mmsc_sim(
     store_limit: Annotated[int, typer.Option(help="messages kept for /api/messages")] = 1000,
     dr_max_in_flight: Annotated[
         int, typer.Option(help="delivery reports pending at once before dropping")
-    ] = 10_000,
+    ] = 2_000_000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
 ) -> None:
     """Run the MMSC simulator (MM7 endpoint at /mm7, messages page at /)."""

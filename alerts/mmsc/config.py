@@ -30,7 +30,8 @@ class ReportPlan(BaseModel):
     slow_rate: float = Field(0.0, ge=0.0, le=1.0)
     slow_delay_s: float = Field(5.0, ge=0.0)
     attempts: int = Field(3, ge=1, le=10)
-    max_in_flight: int = Field(10_000, ge=1)
+    # A real MMSC stores reports until the VASP takes them: the cap only guards memory (~250 B each).
+    max_in_flight: int = Field(2_000_000, ge=1)
 
     @field_validator("outcomes")
     @classmethod

@@ -187,6 +187,11 @@ class ReportSender:
             for _ in range(copies):
                 if self.in_flight >= cfg.reports.max_in_flight:
                     self._stats.counters["dr_dropped"] += 1
+                    if self._stats.counters["dr_dropped"] % 1000 == 1:
+                        log.warning(
+                            "simulator: %d delivery reports pending (max_in_flight): dropping",
+                            self.in_flight,
+                        )
                     continue
                 due = now + self._delay(cfg.reports)
                 heapq.heappush(
