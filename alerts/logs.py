@@ -35,8 +35,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body)
 
 
+class QuietCallbacks(logging.Filter):
+    """Drops uvicorn access-log lines of MMSC callbacks (``POST /mm7/...``) that succeeded.
+
+    An MMSC posts one delivery report per recipient — thousands a second during an alert; a line
+    each costs ~15 % of the endpoint's throughput and buries the log. Failed callbacks are kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a successful inbound MM7 request."""
+        args = record.args
+        if not isinstance(args, tuple) or len(args) != 5:
+            return True
+        _, method, path, _, status = args
+        ok = isinstance(status, int) and status < 400
+        return not (ok and method == "POST" and str(path).startswith("/mm7/"))
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send JSON logs to stderr at ``level``."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QuietCallbacks) for f in access.filters):
+        access.addFilter(QuietCallbacks())
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
