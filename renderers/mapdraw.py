@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,7 +185,9 @@ class LabelPlacer:
         """Draw `text` centred on map point (x, y) unless it collides or leaves the map."""
         bx, by = self.to_base(x, y)
         weight_factor = 0.68 if kw.get("weight") == "bold" else 0.6
-        half_w, half_h = px * weight_factor * len(text) / 2 + 3, px * 0.7
+        lines = text.split("\n")
+        longest = max(len(line) for line in lines)
+        half_w, half_h = px * weight_factor * longest / 2 + 3, px * (0.7 + 0.6 * (len(lines) - 1))
         box = (bx - half_w, by - half_h, bx + half_w, by + half_h)
         if not self._fits(box):
             return False
@@ -223,18 +226,34 @@ def _largest_visible_parts(geom: BaseGeometry, extent: Extent, n: int) -> list[B
     return visible[:n]
 
 
+def area_label_lines(label: str, compact: bool) -> str:
+    """The area label wrapped to at most two lines (one when compact), cut at a word if longer."""
+    width = 14 if compact else 26
+    text = " ".join(label.split())
+    if compact or len(text) <= width:
+        return cut_words(text, width, "…") or text
+    lines = textwrap.wrap(text, width, break_long_words=False)
+    if len(lines) <= 2:
+        return "\n".join(lines)
+    rest = cut_words(" ".join(lines[1:]), width, "…") or lines[1]
+    return f"{lines[0]}\n{rest}"
+
+
 def label_area(placer: LabelPlacer, area: BaseGeometry, label: str, extent: Extent) -> None:
-    """Label the largest visible parts of the alert area (up to three, never overlapping)."""
+    """Label the alert area once, on the largest visible part where the label fits."""
     if not label:
         return
     px = 11.0 if placer.lay.compact else 15.0
-    label = cut_words(label, 14 if placer.lay.compact else 30, "…") or label
+    text = area_label_lines(label, placer.lay.compact)
     view = shapely.box(*extent)
     for i, part in enumerate(_largest_visible_parts(area, extent, 3)):
         if i and part.area < 0.002 * view.area:
             break
         pt = shapely.point_on_surface(part)
-        placer.place(pt.x, pt.y, label, px, weight="bold", color=style.TEXT_DARK)
+        if placer.place(
+            pt.x, pt.y, text, px, weight="bold", color=style.TEXT_DARK, multialignment="center"
+        ):
+            return
 
 
 def label_zones(

@@ -256,3 +256,25 @@ def test_no_text_below_11px_in_any_variant(palm_beach_zones, palm_beach_zone_b, 
     )
     for t in all_texts(frame):
         assert t.get_fontsize() * frame.figure.dpi / 72 >= 10.99, t.get_text()
+
+
+def test_multipart_area_labelled_once_in_full(nyc_zone1):
+    """A long label on a many-part area: drawn once, wrapped, never cut to an ambiguous stub."""
+    label = "NYC hurricane evacuation zones 1 and 2"
+    frame = draw_alert_map(nyc_zone1, facts(area_label=label))
+    drawn = [t.get_text() for t in frame.view.texts if "hurricane" in t.get_text()]
+    assert len(drawn) == 1
+    assert " ".join(drawn[0].split()) == label
+    assert "\n" in drawn[0]
+
+
+def test_area_label_lines():
+    from renderers.mapdraw import area_label_lines
+
+    assert area_label_lines("Zone 1", compact=False) == "Zone 1"
+    assert area_label_lines("NYC hurricane evacuation zones 1 and 2", compact=False) == (
+        "NYC hurricane evacuation\nzones 1 and 2"
+    )
+    three = area_label_lines("Coastal flood zone A and B of the county, south of the bay", False)
+    assert three.count("\n") == 1 and three.endswith("…")
+    assert area_label_lines("Palm Beach County", compact=True) == "Palm Beach…"
