@@ -2,24 +2,95 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Engine
-
-from alerts.settings import Settings, get_settings
+from typer import _click as click  # typer vendors click since 0.26; TyperGroup speaks its types
+from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy.engine import Engine
+
+    from alerts.settings import Settings
+
+# Commands whose modules pull in the database, web or geometry stacks: imported only when run,
+# so `alertcast --help` and `alertcast validate` start quickly. name: (module, attribute, help).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": (
+        "alerts.cap.cli",
+        "validate",
+        "Validate CAP alert files: XML safety, OASIS XSD, CAP rules and XML signatures.",
+    ),
+    "mmsc-sim": (
+        "alerts.dispatch.mm7_cli",
+        "mmsc_sim",
+        "Run the MMSC simulator (MM7 endpoint at /mm7, messages page at /).",
+    ),
+    "mm7": ("alerts.dispatch.mm7_cli", "mm7_app", "Test an MMSC link over MM7."),
+    "user": ("alerts.access.users", "users_app", "Console users (operators)."),
+    "subscribers": (
+        "alerts.subscribers.cli",
+        "subscribers_app",
+        "Subscribers: import and synthesise.",
+    ),
+    "zones": ("alerts.zones.cli", "zones_app", "Zone sets: list and import."),
+}
+
+
+def load_command(name: str) -> click.Command:
+    """Import a lazily registered command and build its click command."""
+    module, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if not isinstance(target, typer.Typer):
+        single = typer.Typer()
+        single.command(name=name)(target)
+        target = single
+    return typer.main.get_command(target)
+
+
+class _Listed(TyperCommand):
+    """A lazy command as `--help` lists it; running it goes through ``resolve_command``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Never reached: the real command is loaded before it runs."""
+        raise RuntimeError(f"command {self.name!r} was not loaded")
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: heavy sub-commands are imported only when they are run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, eager ones first, in the order they were declared."""
+        eager = super().list_commands(ctx)
+        return eager + [name for name in LAZY_COMMANDS if name not in eager]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A loaded command, or a lazy one's listing (name and help) without importing it."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            return _Listed(cmd_name, help=LAZY_COMMANDS[cmd_name][2])
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Load a lazy command the moment it is asked for, then resolve as usual."""
+        if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
+            self.add_command(load_command(args[0]), args[0])
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
     name="alertcast",
     help="Emergency alert broadcast service: CAP in, geofenced MMS maps out over MM7.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    cls=LazyGroup,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 agency_app = typer.Typer(help="Alerting agencies.", no_args_is_help=True)
@@ -30,6 +101,13 @@ app.add_typer(apikey_app, name="apikey")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def get_settings() -> Settings:
+    """The process settings (imported on first use: pydantic is not needed for `--help`)."""
+    from alerts.settings import get_settings as settings_of
+
+    return settings_of()
 
 
 def _engine() -> Engine:
@@ -222,24 +300,6 @@ def ingest(
         raise typer.Exit(1) from None
     word = "stored" if outcome.created else "already stored"
     out.print(f"{word}: alert id={outcome.alert.id} {outcome.alert.identifier}")
-
-
-def _register_extras() -> None:
-    from alerts.access.users import users_app
-    from alerts.cap.cli import validate
-    from alerts.dispatch.mm7_cli import mm7_app, mmsc_sim
-    from alerts.subscribers.cli import subscribers_app
-    from alerts.zones.cli import zones_app
-
-    app.command(name="validate")(validate)
-    app.command(name="mmsc-sim")(mmsc_sim)
-    app.add_typer(mm7_app, name="mm7")
-    app.add_typer(users_app, name="user")
-    app.add_typer(subscribers_app, name="subscribers")
-    app.add_typer(zones_app, name="zones")
-
-
-_register_extras()
 
 
 def _debug_signal() -> None:
