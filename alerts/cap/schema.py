@@ -23,6 +23,7 @@ CAP12_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP11_NS = "urn:oasis:names:tc:emergency:cap:1.1"
 CAP10_NS = "http://www.incident.com/cap/1.0"
 NAMESPACES: dict[str, CapVersion] = {CAP12_NS: "1.2", CAP11_NS: "1.1", CAP10_NS: "1.0"}
+_ALERT_TAGS: dict[object, CapVersion] = {f"{{{ns}}}alert": v for ns, v in NAMESPACES.items()}
 _SCHEMA_FILES: dict[CapVersion, str] = {
     "1.2": "CAP-v1.2.xsd",
     "1.1": "CAP-v1.1.xsd",
@@ -60,6 +61,9 @@ def _validator(version: CapVersion) -> etree.XMLSchema:
 
 def version_of(root: etree._Element) -> tuple[CapVersion | None, list[Issue]]:
     """Detect the CAP version from the root element's namespace, or say why it is not CAP."""
+    found = _ALERT_TAGS.get(root.tag)
+    if found is not None:  # the common case without building a QName
+        return found, []
     qname = etree.QName(root)
     version = NAMESPACES.get(qname.namespace or "")
     if version is None:

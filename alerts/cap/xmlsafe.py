@@ -116,8 +116,8 @@ def safe_parse(data: bytes, *, max_bytes: int) -> tuple[etree._Element | None, l
 
 def _structure_issues(root: etree._Element) -> list[Issue]:
     """Reject what parsed but must not be there (a DOCTYPE, XInclude elements)."""
-    tree = root.getroottree()
-    if getattr(tree.docinfo, "doctype", "") or tree.docinfo.internalDTD is not None:
+    docinfo = root.getroottree().docinfo  # each ``.docinfo`` read builds a new DocInfo
+    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         return [Issue("XML-DTD-FORBIDDEN", "DOCTYPE declarations are forbidden")]
     for el in root.iter(f"{{{XINCLUDE_NS}}}*"):
         msg = "XInclude elements are forbidden and never processed"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+import numpy as np
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.cap import parse, serialize
+from alerts.cap.rules_area import _invalid_reason
 from tests.cap.factories import cap_xml
 
 # XML 1.0 characters (no surrogates, no C0 controls except tab/newline; CR is normalised).
@@ -72,3 +75,21 @@ def test_polygon_rules_never_raise(points: list[tuple[float, float]]) -> None:
     if result.ok:
         assert result.alert is not None
         assert result.alert.infos[0].areas[0].polygons == (ring,)
+
+
+# Small integer grids make self-touching, self-crossing, collinear and repeated-point rings common.
+grid_rings = st.lists(
+    st.tuples(st.integers(min_value=-3, max_value=3), st.integers(min_value=-3, max_value=3)),
+    min_size=3,
+    max_size=9,
+).map(lambda pts: [float(v) for lat, lon in [*pts, pts[0]] for v in (lat, lon)])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(grid_rings, st.lists(st.floats(-90, 90), min_size=8, max_size=24)))
+def test_geos_verdict_matches_public_shapely(values: list[float]) -> None:
+    """The direct ``shapely.lib`` path decides validity exactly as the public API does."""
+    values = values[: len(values) // 2 * 2]  # at least 4 points: always a ring
+    polygon = shapely.polygons(np.array(values).reshape(-1, 2)[:, ::-1])
+    expected = None if shapely.is_valid(polygon) else shapely.is_valid_reason(polygon)
+    assert _invalid_reason(values) == expected
