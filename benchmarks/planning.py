@@ -8,7 +8,9 @@ the same targets: every language rendered first, then every delivery COPYed and 
 one transaction (nothing claimable before its commit).
 
 Printed per run: targeting ms, render ms per language, first claimable (first commit) ms, all
-written ms and the rate of the rows after the first chunk; best and median over the runs.
+written ms, the rate of the rows after the first chunk, and the CPU spent by the PostgreSQL
+backends of the database and by this process (wall times on a box shared with other work
+move with its load; CPU seconds much less); best and median over the runs.
 
     .venv/bin/python benchmarks/planning.py [--subscribers 100000] [--runs 3] [--keep NAME]
 """
@@ -16,6 +18,7 @@ written ms and the rate of the rows after the first chunk; best and median over 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -57,12 +60,45 @@ class Run:
     render_ms: dict[str, float]
     first_ms: float
     total_ms: float
+    db_cpu_ms: float = 0.0
+    py_cpu_ms: float = 0.0
 
     @property
     def rows_per_s(self) -> float:
         """Rows per second over the writing (after targeting and the first render)."""
         renders = sum(self.render_ms.values()) if self.name != "chunked" else 0.0
         return self.targeted / max(self.total_ms - self.targeting_ms - renders, 1e-9) * 1000
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(database: str) -> dict[int, float]:
+    """CPU seconds (user + system) of each PostgreSQL backend connected to ``database``."""
+    out: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f" {database} ".encode() not in (entry / "cmdline").read_bytes():
+                continue
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return out
+
+
+@contextmanager
+def cpu_meter(database: str) -> Iterator[list[float]]:
+    """Yields a list that receives [database backends' CPU ms, this process's CPU ms]."""
+    db0, py0 = backend_cpu(database), time.process_time()
+    got: list[float] = []
+    yield got
+    db1 = backend_cpu(database)
+    got += [sum(v - db0.get(p, 0.0) for p, v in db1.items()) * 1000]
+    got += [(time.process_time() - py0) * 1000]
 
 
 def _alert(engine: sa.Engine, targeting: Targeting, agency_id: int) -> int:
@@ -171,7 +207,7 @@ def _row(r: Run) -> str:
     renders = " ".join(f"{k.split('/')[1]}={v:.0f}" for k, v in r.render_ms.items())
     return (
         f"{r.name:<16}{r.targeted:>9}{r.targeting_ms:>8.0f}{r.first_ms:>10.0f}{r.total_ms:>9.0f}"
-        f"{r.rows_per_s:>11,.0f}  {renders}"
+        f"{r.rows_per_s:>11,.0f}{r.db_cpu_ms:>8.0f}{r.py_cpu_ms:>8.0f}  {renders}"
     )
 
 
@@ -196,18 +232,27 @@ def main() -> None:
         for _ in range(args.runs):
             for fn in (chunked, single_transaction):
                 _reset(engine)
-                r = fn(engine, targeting, seeded.agency.agency_id)
+                with cpu_meter(seeded.name) as cpu:
+                    r = fn(engine, targeting, seeded.agency.agency_id)
+                r.db_cpu_ms, r.py_cpu_ms = cpu
                 runs[r.name].append(r)
         _reset(engine)
         engine.dispose()
-    head = f"{'design':<16}{'targeted':>9}{'target':>8}{'1st claim':>10}{'all ms':>9}{'rows/s':>11}  render ms"
+    head = (
+        f"{'design':<16}{'targeted':>9}{'target':>8}{'1st claim':>10}{'all ms':>9}{'rows/s':>11}"
+        f"{'db cpu':>8}{'py cpu':>8}  render ms"
+    )
     print(head)
     print("-" * len(head))
     for rs in runs.values():
         for r in rs:
             print(_row(r))
     c, s = runs["chunked"], runs["one transaction"]
-    for what, key in (("first claimable", "first_ms"), ("all written", "total_ms")):
+    for what, key in (
+        ("first claimable", "first_ms"),
+        ("all written", "total_ms"),
+        ("database CPU", "db_cpu_ms"),
+    ):
         cv = [getattr(r, key) for r in c]
         sv = [getattr(r, key) for r in s]
         print(

@@ -145,7 +145,13 @@ class Delivery(SQLModel, table=True):
             postgresql_where=sa.text("state IN ('claimed', 'submitting')"),
             sqlite_where=sa.text("state IN ('claimed', 'submitting')"),
         ),
-        sa.Index("ix_delivery_report", "message_id", "recipient"),
+        sa.Index(
+            "ix_delivery_report",
+            "message_id",
+            "recipient",
+            postgresql_where=sa.text("message_id IS NOT NULL"),
+            sqlite_where=sa.text("message_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)

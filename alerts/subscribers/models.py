@@ -31,7 +31,7 @@ class Subscriber(SQLModel, table=True):
     consent_source: str = Field(default="", max_length=100)
     opted_in_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
 class SubscriberLocation(SQLModel, table=True):

@@ -85,9 +85,15 @@ class Selection:
         return {self.languages[int(c)]: int(n) for c, n in zip(codes, counts, strict=True)}
 
 
+# Every change the service makes shows here: new subscribers and locations take higher ids,
+# and every update (status, language, locations replaced) stamps ``updated_at``. Three index
+# ends, so probing costs nothing at any size. The counts it used to take scanned both tables
+# (~0.3-0.7 s at 1M per plan) only to notice rows deleted behind the service's back: the
+# service never deletes (unsubscribing is a status), and a subscriber deleted by hand is
+# dropped anyway by the planner's insert, which joins active subscribers.
 _VERSION_SQL = sa.text(
-    "SELECT (SELECT count(*) FROM subscriber_location), (SELECT max(id) FROM subscriber_location),"
-    " (SELECT count(*) FROM subscriber), (SELECT max(updated_at) FROM subscriber)"
+    "SELECT (SELECT max(id) FROM subscriber_location), (SELECT max(id) FROM subscriber),"
+    " (SELECT max(updated_at) FROM subscriber)"
 )
 _ROWS_SQL = sa.text(
     "SELECT l.subscriber_id, l.lon, l.lat, s.language, s.test_audience FROM subscriber_location l"
@@ -148,9 +154,13 @@ class Targeting:
             (langs.setdefault(r[3], len(langs)) for r in rows), dtype=np.int32, count=len(rows)
         )
         test = np.fromiter((bool(r[4]) for r in rows), dtype=np.bool_, count=len(rows))
+        # Location rows ordered by subscriber, so ascending rows have ascending subscriber ids
+        # and a selection is made unique in linear time (see ``select``).
+        order = np.argsort(sub, kind="stable")
+        sub, lon, lat, code, test = sub[order], lon[order], lat[order], code[order], test[order]
         index = SubscriberIndex(np.arange(len(rows), dtype=np.int64), lon, lat)
         snap = IndexSnapshot(version, index, lon, lat, sub, code, list(langs), test)
-        snap.one_location_each = bool(len(sub) < 2 or (np.diff(np.sort(sub)) > 0).all())
+        snap.one_location_each = bool(len(sub) < 2 or (np.diff(sub) > 0).all())
         return snap
 
     def select(
@@ -166,8 +176,17 @@ class Targeting:
         rows = snap.index.select(geometry) if not geometry.is_empty else np.empty(0, np.int64)
         if test_only:
             rows = rows[snap.test_audience[rows]]
-        ids, first = np.unique(snap.subscriber_id[rows], return_index=True)
-        return Selection(ids, snap.language[rows][first], snap.languages, len(rows), rows)
+        # Rows sorted through a mask (linear, unlike np.unique's sort: ~130 ms at 554k rows)
+        # come out grouped by ascending subscriber id; the first row of each id is kept.
+        mask = np.zeros(snap.subscriber_id.size, dtype=np.bool_)
+        mask[rows] = True
+        rows = np.flatnonzero(mask)
+        ids = snap.subscriber_id[rows]
+        first = np.ones(ids.size, dtype=np.bool_)
+        first[1:] = ids[1:] != ids[:-1]
+        return Selection(
+            ids[first], snap.language[rows][first], snap.languages, int(rows.size), rows
+        )
 
     def per_zone(
         self, session: Session, selection: Selection, sets: list[str], max_zones: int = 60
