@@ -188,7 +188,16 @@ def import_file(
     if report.errors or not rows:
         return report
     write_rows(engine, rows, report)
+    refresh_statistics(engine)
     return report
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Refresh the planner's statistics after a bulk load (autovacuum may be late or off)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE subscriber, subscriber_location")
 
 
 def write_rows(engine: Engine, rows: list[Row], report: ImportReport) -> None:

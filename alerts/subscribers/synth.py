@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from sqlalchemy.engine import Engine
 
-from alerts.subscribers.importer import ImportReport, Row, write_rows
+from alerts.subscribers.importer import ImportReport, Row, refresh_statistics, write_rows
 from geo.synth import load_population, population_path, region_of, synth_languages, synth_points
 from geo.zones import ZoneRegistry
 
@@ -89,4 +89,5 @@ def synth_into(
         report.existing_numbers += part.existing_numbers
         if progress:
             progress(len(chunk))
+    refresh_statistics(engine)
     return report

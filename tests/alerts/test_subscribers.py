@@ -119,3 +119,21 @@ def test_import_rejects_out_of_range_coordinates(settings, tmp_path):
     engine.dispose()
     assert report.errors
     assert "lon" in report.errors[0].reason
+
+
+def test_import_refreshes_planner_statistics(settings, tmp_path):
+    """A bulk import leaves fresh statistics (targeting plans must not see an empty table)."""
+    good = {"phone": "+12127363100", "language": "en", "lon": "-73.99", "lat": "40.75"}
+    engine = make_engine(settings)
+    report = importer.import_file(engine, _write_csv(tmp_path / "a.csv", [good]))
+    assert report.ok
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            analysed = conn.execute(
+                sa.text(
+                    "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL "
+                    "AND relname IN ('subscriber', 'subscriber_location')"
+                )
+            ).scalars()
+            assert sorted(analysed) == ["subscriber", "subscriber_location"]
+    engine.dispose()
