@@ -60,6 +60,7 @@ from alerts.dispatch.connectors.base import Address, Priority, SubmitRequest  # 
 from alerts.dispatch.connectors.mm7 import Mm7Config, Mm7Connector, mm7_client  # noqa: E402
 from alerts.dispatch.mm7_cli import link_test_content  # noqa: E402
 from alerts.settings import DEFAULT_SECRET  # noqa: E402
+from benchmarks.proccpu import CpuMeter, Profiler  # noqa: E402
 from tests.capdocs import evacuation  # noqa: E402
 from tests.e2e.procs import (  # noqa: E402
     Cluster,
@@ -99,6 +100,8 @@ class Figures:
     unreported: int
     peak_dr_per_s: float
     timings: dict[str, float] = field(default_factory=dict)
+    cpu_send: dict[str, float] = field(default_factory=dict)  # CPU s until all submitted
+    cpu_all: dict[str, float] = field(default_factory=dict)  # CPU s until every report is in
 
     @property
     def per_minute(self) -> float:
@@ -247,10 +250,24 @@ def dr_writer_timing(api: Proc, since_chars: int) -> dict[str, float]:
 
 
 def empty_queue(db: Db) -> None:
-    """Forget earlier runs' deliveries so each run starts from the same queue."""
+    """Forget earlier runs' deliveries so each run starts from the same queue.
+
+    Accepted alerts that never got a plan (a copied database, a run stopped before planning)
+    are moved out of the planners' look-back window: otherwise the workers plan and send them
+    beside the run's own alert (a kept 1M database once sent five alerts in one run).
+    """
     with db.engine.begin() as conn:
         conn.execute(sa.text("TRUNCATE delivery, delivery_attempt"))
         conn.execute(sa.text("UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching'"))
+        aged = conn.execute(
+            sa.text(
+                "UPDATE alert SET received_at = received_at - interval '2 days'"
+                " WHERE received_at > now() - interval '2 days'"
+                " AND NOT EXISTS (SELECT 1 FROM dispatch_plan p WHERE p.alert_id = alert.id)"
+            )
+        ).rowcount
+    if aged:
+        print(f"  ({aged} unplanned alert(s) of earlier runs moved out of the planners' window)")
 
 
 def run_once(
@@ -261,6 +278,8 @@ def run_once(
     name: str,
     zones: tuple[str, ...],
     workers: int,
+    profile: Path | None = None,
+    reports: bool = True,
     **env: object,
 ) -> tuple[Figures, int]:
     """Start a simulator and workers, send one alert, measure until every report is in."""
@@ -273,6 +292,13 @@ def run_once(
     api_mark = len(api.text())
     try:
         c.await_workers(procs, timeout=180)
+        groups = {"api": [api.pid], "workers": [p.pid for p in procs], "sim": [sim.proc.pid]}
+        meter = CpuMeter(groups, database=seeded.name)
+        profiler = Profiler(profile / name) if profile is not None else None
+        if profiler is not None:
+            targets = {"api": api.pid, "sim": sim.proc.pid}
+            profiler.start({**targets, **{p.name: p.pid for p in procs}})
+        meter.start()
         alert_id = post_alert(c.api_url, seeded.agency, evacuation(zones=zones))
         sampler = FinalSampler(db, alert_id)
         with sampler.running():
@@ -281,13 +307,20 @@ def run_once(
             assert plan is not None
             targeted = plan[1]
             wait_for("all submitted", lambda: _all_submitted(db, alert_id, targeted), 3600, 0.2)
-            wait_for("all reports", ReportWatch(db, sim, alert_id), 3600, 1.0)
+            cpu_send = meter.stop()
+            if profiler is not None:
+                profiler.stop()
+            if reports:
+                wait_for("all reports", ReportWatch(db, sim, alert_id), 3600, 1.0)
+            cpu_all = meter.stop()
         received, planned, first = _times(db, alert_id)
         last_submit = _last(db, alert_id, "submitted_at")
         last_report = _last(db, alert_id, "final_at")
         assert last_submit is not None
         submitted_at = last_submit.timestamp()
         reports_at = last_report.timestamp() if last_report is not None else time.time()
+        if not reports:
+            reports_at = float("nan")
         assert planned is not None
         assert first is not None
         t0 = received.timestamp()
@@ -303,6 +336,8 @@ def run_once(
             int(stats["peak_rps"]),
             _open(db, alert_id, ("submitted",)),
             sampler.peak_per_s(),
+            cpu_send=cpu_send,
+            cpu_all=cpu_all,
         )
     finally:
         for p in procs:
@@ -457,6 +492,13 @@ def inbound_capacity(
     return Ingest(rps, int(written) / span, int(written), posted, timing.get("DR batch ms"))
 
 
+def _fmt_cpu(cpu: dict[str, float], targeted: int) -> str:
+    """CPU seconds per process group, and per 1,000 recipients in all."""
+    parts = [f"{k}={v:.1f}" for k, v in cpu.items()]
+    ours = sum(v for k, v in cpu.items() if k != "box")
+    return " ".join(parts) + f" | ours {ours / max(targeted, 1) * 1000 * 1000:.0f} ms/1k recipients"
+
+
 def _fmt_ms(f: Figures) -> str:
     t = f.timings
     keys = ("claim ms", "submit ms", "record ms", "DR batch ms")
@@ -532,6 +574,13 @@ def main() -> None:
     ap.add_argument("--wrk-connections", type=int, default=32)
     ap.add_argument("--skip-raw", action="store_true", help="skip the simulator's raw capacity")
     ap.add_argument("--api-workers", type=int, default=1, help="uvicorn processes of the API")
+    ap.add_argument(
+        "--skip-reports", action="store_true", help="stop at all submitted (no DR figures)"
+    )
+    ap.add_argument("--logs", type=Path, default=None, metavar="DIR", help="keep process logs")
+    ap.add_argument(
+        "--profile", type=Path, default=None, metavar="DIR", help="py-spy each process to DIR"
+    )
     args = ap.parse_args()
     names = [n.strip() for n in args.runs.split(",") if n.strip()]
     unknown = set(names) - set(RUNS)
@@ -542,7 +591,7 @@ def main() -> None:
     ingest: Ingest | None = None
     with database(args) as seeded:
         db = Db(seeded.url)
-        with tempfile.TemporaryDirectory() as tmp, cluster(Path(tmp), seeded.url) as c:
+        with tempfile.TemporaryDirectory() as tmp, cluster(args.logs or Path(tmp), seeded.url) as c:
             api = c.start_api(args.api_workers)
             base = {"latency_ms": args.latency_ms, "worker_concurrency": args.concurrency}
             last_alert = None
@@ -552,7 +601,17 @@ def main() -> None:
                     if name == "multi-limited":
                         extra = {**extra, "mmsc_rate_limit": args.rate_limit}
                     f, alert_id = run_once(
-                        c, api, seeded, db, name, zones, args.workers, **base, **extra
+                        c,
+                        api,
+                        seeded,
+                        db,
+                        name,
+                        zones,
+                        args.workers,
+                        args.profile,
+                        not args.skip_reports,
+                        **base,
+                        **extra,
                     )
                     rows.append(f)
                     last_alert = alert_id  # each run empties the queue: only the last is left
@@ -561,6 +620,8 @@ def main() -> None:
                         f" {f.per_minute:,.0f}/min, peak DR/s {f.peak_dr_per_s:,.0f}, {_fmt_ms(f)}",
                         flush=True,
                     )
+                    print(f"    CPU s to all submitted: {_fmt_cpu(f.cpu_send, f.targeted)}")
+                    print(f"    CPU s to all reports:   {_fmt_cpu(f.cpu_all, f.targeted)}")
             if not args.skip_raw:
                 raw = raw_capacity(c, args.latency_ms)
             if args.wrk_seconds > 0 and last_alert is not None:

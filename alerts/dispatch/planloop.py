@@ -56,6 +56,75 @@ _UNFINISHED = sa.text(
 )
 _local_claims: set[int] = set()
 _local_lock = threading.Lock()
+CHANNEL = "alertcast_dispatch"  # NOTIFY: an alert was stored, or a plan's first rows committed
+LISTEN_RETRY_S = 1.0
+
+
+def notify(engine: Engine) -> None:
+    """Wake every worker process now (PostgreSQL ``NOTIFY``; nothing on SQLite).
+
+    Only a shortcut: the plan loop and idle workers still poll, so a lost notification costs
+    one poll interval, never an alert.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
+    except sa.exc.DBAPIError:
+        log.warning("dispatch notification not sent", exc_info=True)
+
+
+def listen(engine: Engine, on_notify: Callable[[], None], stop: threading.Event) -> None:
+    """Call ``on_notify`` for every ``NOTIFY`` on ``CHANNEL`` until ``stop`` is set (blocking).
+
+    Listens on a connection of its own, reconnecting after a database restart.
+    """
+    while not stop.is_set():
+        try:
+            _listen_once(engine, on_notify, stop)
+        except Exception:  # a database restart must not end the listener; polling covers the gap
+            log.warning("dispatch listener lost its connection; reconnecting", exc_info=True)
+            stop.wait(LISTEN_RETRY_S)
+
+
+async def listen_async(
+    engine: Engine, callbacks: list[Callable[[], None]], stop: asyncio.Event
+) -> None:
+    """``listen`` in a thread until ``stop`` is set, calling every callback on a notification."""
+    if engine.dialect.name != "postgresql":
+        return
+    halt = threading.Event()
+
+    def fire() -> None:
+        for callback in callbacks:
+            callback()
+
+    task = asyncio.ensure_future(asyncio.to_thread(listen, engine, fire, halt))
+    try:
+        await stop.wait()
+    finally:
+        halt.set()
+        await task
+
+
+def _listen_once(engine: Engine, on_notify: Callable[[], None], stop: threading.Event) -> None:
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert conn is not None
+        raw.rollback()  # leave the pool's (pre-ping) transaction before switching to autocommit
+        conn.autocommit = True
+        conn.execute(f"LISTEN {CHANNEL}")
+        while not stop.is_set():
+            woken = False
+            for _ in conn.notifies(timeout=0.25):
+                woken = True
+                break
+            if woken:
+                on_notify()
+    finally:
+        raw.invalidate()  # not back to the pool: it was in autocommit and listening
 
 
 def warm_up(targeting: Targeting) -> None:
@@ -200,8 +269,13 @@ class PlanLoop:
                 # "Who already received it" must be final before the notices are planned.
                 stop_replaced(self.engine, alert_id)
             return self.planner().plan(
-                alert_id, expected_max=expected_max, on_first_commit=self.on_planned
+                alert_id, expected_max=expected_max, on_first_commit=self._first_commit
             )
+
+    def _first_commit(self) -> None:
+        """The plan's first deliveries are claimable: wake this process's worker, then the others."""
+        self.on_planned()
+        notify(self.engine)
 
     def poll_once(self) -> int:
         """Plan everything waiting now; returns how many alerts this process planned."""

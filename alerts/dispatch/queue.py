@@ -43,6 +43,10 @@ class Outcome:
     retry_in_s: float = 0.0
 
 
+def _by_id(c: Claimed) -> int:
+    return c.id
+
+
 def backoff_s(attempts: int) -> float:
     """Exponential backoff with full jitter for the attempt number just made."""
     ceiling = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
@@ -61,13 +65,18 @@ _PICK_CONTENT = sa.text(
     "SELECT content_id, priority FROM delivery WHERE alert_id = :alert AND state = 'queued' "
     "AND next_attempt_at <= :now ORDER BY priority DESC, content_id, id LIMIT 1"
 )
+# ``{state}`` is 'claimed', or 'submitting' when the batch goes to the MMSC without waiting.
+# On PostgreSQL the ids are gathered first (``id = ANY(ARRAY(...))``): as ``id IN (...)`` the
+# planner hash-joined the claimed ids against a sequential scan of the whole delivery table,
+# every row of every alert read for each claim (150 ms a claim at 110k rows, growing with it).
 _CLAIM = """
-UPDATE delivery SET state = 'claimed', lease_until = :lease, batch_id = :batch, attempts = attempts + 1
-WHERE id IN (
+UPDATE delivery SET state = '{state}', lease_until = :lease, batch_id = :batch,
+  attempts = attempts + 1
+WHERE {ids_in}(
   SELECT id FROM delivery
   WHERE alert_id = :alert AND state = 'queued' AND priority = :prio AND content_id = :content
-    AND next_attempt_at <= :now
-  ORDER BY priority DESC, content_id, id LIMIT :n {lock})
+    AND next_attempt_at <= :now AND id > :after
+  ORDER BY priority DESC, content_id, id LIMIT :n {lock}){close}
 RETURNING id, alert_id, content_id, recipient, attempts
 """
 # A crashed worker's rows: through the partial index ``ix_delivery_leased`` (lease_until)
@@ -75,7 +84,7 @@ RETURNING id, alert_id, content_id, recipient, attempts
 # content at a time, and only of alerts still dispatching (never after a cancel or expiry).
 _RECLAIM = """
 UPDATE delivery SET state = 'claimed', lease_until = :lease, batch_id = :batch, attempts = attempts + 1
-WHERE id IN (
+WHERE {ids_in}(
   SELECT d.id FROM delivery d
   JOIN (
     SELECT x.alert_id, x.content_id FROM delivery x
@@ -84,45 +93,61 @@ WHERE id IN (
     ORDER BY x.priority DESC, x.lease_until LIMIT 1
   ) k ON k.alert_id = d.alert_id AND k.content_id = d.content_id
   WHERE d.state IN ('claimed', 'submitting') AND d.lease_until < :now
-  ORDER BY d.id LIMIT :n {lock})
+  ORDER BY d.id LIMIT :n {lock}){close}
 RETURNING id, alert_id, content_id, recipient, attempts
 """
 
 
+def _subquery_ids(sql: str, pg: bool, lock: str, **fields: str) -> sa.TextClause:
+    """``sql`` with its ``id IN (subquery)`` spelled for the dialect (see ``_CLAIM``)."""
+    if pg:
+        return sa.text(sql.format(ids_in="id = ANY(ARRAY", close=")", lock=lock, **fields))
+    return sa.text(sql.format(ids_in="id IN ", close="", lock="", **fields))
+
+
 def claim(
-    engine: Engine, *, batch_id: str, n: int, lease_s: float, stages: dict[str, float] | None = None
+    engine: Engine,
+    *,
+    batch_id: str,
+    n: int,
+    lease_s: float,
+    stages: dict[str, float] | None = None,
+    submitting: bool = False,
+    cursor: ClaimCursor | None = None,
 ) -> list[Claimed]:
     """Claim up to ``n`` due deliveries of one content of the least recently served, most urgent alert.
 
-    ``stages`` (optional) accumulates seconds per step: pick, update, commit, plan.
+    With ``submitting`` the rows go straight to ``submitting`` (no ``begin_submit``): for a
+    batch handed to the MMSC at once, with no wait for rate-limit tokens. A cancel then treats
+    them as in flight and acknowledges only after the batch is recorded, exactly as for rows
+    moved by ``begin_submit``; the row locks order the two either way (a cancel that commits
+    first leaves no queued row to claim). ``cursor`` (one per claimer) lets a claimer that
+    keeps draining one content start where its last full claim ended. ``stages`` (optional)
+    accumulates seconds per step: pick, update, commit, plan.
     """
     clock = _Stages(stages)
     claimed: list[Claimed] = []
     with engine.begin() as conn:
-        pg = conn.dialect.name == "postgresql"
         now = utcnow()
-        t = db_time(conn, now)
+        step = _ClaimStep(
+            conn,
+            _subquery_ids(
+                _CLAIM,
+                conn.dialect.name == "postgresql",
+                "FOR UPDATE SKIP LOCKED",
+                state="submitting" if submitting else "claimed",
+            ),
+            {
+                "lease": db_time(conn, now + timedelta(seconds=lease_s)),
+                "batch": batch_id,
+                "now": db_time(conn, now),
+                "n": n,
+            },
+            n,
+        )
         for (alert_id,) in conn.execute(_PICK_ALERTS).all():
-            first = conn.execute(_PICK_CONTENT, {"alert": alert_id, "now": t}).first()
-            clock.lap("pick")
-            if first is None:
-                continue
-            sql = sa.text(_CLAIM.format(lock="FOR UPDATE SKIP LOCKED" if pg else ""))
-            rows = conn.execute(
-                sql,
-                {
-                    "lease": db_time(conn, now + timedelta(seconds=lease_s)),
-                    "batch": batch_id,
-                    "alert": alert_id,
-                    "content": first[0],
-                    "prio": first[1],
-                    "now": t,
-                    "n": n,
-                },
-            ).all()
-            clock.lap("update")
-            if rows:
-                claimed = [Claimed(*r) for r in sorted(rows)]
+            claimed = step.alert(alert_id, cursor, clock)
+            if claimed:
                 break
     clock.lap("commit")
     if claimed:
@@ -135,6 +160,68 @@ def claim(
             )
         clock.lap("plan")
     return claimed
+
+
+@dataclass
+class ClaimCursor:
+    """Where one claimer's last full claim of an (alert, content) ended.
+
+    The partial index keeps an entry for every row once queued until a vacuum, so a claim
+    that starts at the head of a content walks past every row claimed before it (hundreds of
+    thousands in a large alert). A claimer draining one content starts after its own last
+    row instead; when that finds fewer than a full batch (the end of the content, rows taken
+    by others, retries due again behind it) the next claim looks from the head as before.
+    """
+
+    alert_id: int = 0
+    content_id: int = 0
+    priority: int = 0
+    after: int = 0
+
+
+class _ClaimStep:
+    """Claims of one transaction: per alert, from the claimer's cursor or from the head."""
+
+    def __init__(
+        self, conn: sa.Connection, sql: sa.TextClause, params: dict[str, object], n: int
+    ) -> None:
+        self.conn, self.sql, self.params, self.n = conn, sql, params, n
+
+    def alert(self, alert_id: int, cursor: ClaimCursor | None, clock: _Stages) -> list[Claimed]:
+        """Claim from ``alert_id``; empty when it has nothing due."""
+        if cursor is not None and cursor.alert_id == alert_id and cursor.after:
+            rows = self._rows(alert_id, cursor.content_id, cursor.priority, cursor.after)
+            clock.lap("update")
+            if rows:
+                self._move(cursor, alert_id, cursor.content_id, cursor.priority, rows)
+                return rows
+        first = self.conn.execute(_PICK_CONTENT, {"alert": alert_id, "now": self.params["now"]})
+        head = first.first()
+        clock.lap("pick")
+        if head is None:
+            return []
+        rows = self._rows(alert_id, int(head[0]), int(head[1]), 0)
+        clock.lap("update")
+        if rows and cursor is not None:
+            self._move(cursor, alert_id, int(head[0]), int(head[1]), rows)
+        return rows
+
+    def _rows(self, alert_id: int, content_id: int, priority: int, after: int) -> list[Claimed]:
+        params = {**self.params, "alert": alert_id, "content": content_id, "prio": priority}
+        rows = self.conn.execute(self.sql, {**params, "after": after}).all()
+        return sorted((Claimed(*r) for r in rows), key=_by_id)
+
+    def _move(
+        self,
+        cursor: ClaimCursor,
+        alert_id: int,
+        content_id: int,
+        priority: int,
+        rows: list[Claimed],
+    ) -> None:
+        full = len(rows) >= self.n
+        cursor.alert_id, cursor.content_id, cursor.priority = alert_id, content_id, priority
+        cursor.after = rows[-1].id if full else 0
 
 
 class _Stages:
@@ -159,7 +246,7 @@ def reclaim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Cl
         pg = conn.dialect.name == "postgresql"
         now = utcnow()
         rows = conn.execute(
-            sa.text(_RECLAIM.format(lock="FOR UPDATE OF d SKIP LOCKED" if pg else "")),
+            _subquery_ids(_RECLAIM, pg, "FOR UPDATE OF d SKIP LOCKED"),
             {
                 "lease": db_time(conn, now + timedelta(seconds=lease_s)),
                 "batch": batch_id,
@@ -167,7 +254,7 @@ def reclaim(engine: Engine, *, batch_id: str, n: int, lease_s: float) -> list[Cl
                 "n": n,
             },
         ).all()
-        return [Claimed(*r) for r in sorted(rows)]
+        return sorted((Claimed(*r) for r in rows), key=_by_id)
 
 
 def _by_ids(conn: sa.Connection, sql: str) -> sa.TextClause:
@@ -215,18 +302,60 @@ def renew(engine: Engine, ids: Sequence[int], batch_id: str, lease_s: float) -> 
         return {int(r[0]) for r in rows}
 
 
-# One statement per batch on PostgreSQL: the outcomes arrive as parallel arrays.
+# One statement per batch on PostgreSQL, attempt history included. The recipients of one
+# SubmitReq share their outcome (state, MessageID, status), so the outcomes travel once per
+# group and each row carries only its id and group number, both as array literals: psycopg's
+# per-element list dumping and a COPY of 1,000 attempt rows from Python were a third of a
+# worker's CPU. Every outcome gets its attempt row (what was sent), whether or not the row
+# was still this batch's to update. The state test is written so that it does not match the
+# predicate of ``ix_delivery_leased``: otherwise the planner, whose statistics say almost
+# nothing is in flight, reads every in-flight row of every worker through that index instead
+# of looking the batch's rows up by primary key.
 _RECORD_PG = sa.text(
-    "UPDATE delivery d SET state = v.state, message_id = COALESCE(v.mid, d.message_id),"
+    "WITH g AS (SELECT * FROM unnest(CAST(:states AS text[]), CAST(:mids AS text[]),"
+    " CAST(:codes AS int[]), CAST(:https AS int[]), CAST(:reasons AS text[]),"
+    " CAST(:retry AS float8[])) WITH ORDINALITY AS g(state, mid, code, http, reason, retry, n)),"
+    " v AS MATERIALIZED (SELECT x.id, g.state, g.mid, g.code, g.http, g.reason, g.retry"
+    " FROM unnest(CAST(:ids AS bigint[]), CAST(:grp AS int[])) AS x(id, n) JOIN g ON g.n = x.n),"
+    " u AS (UPDATE delivery d SET state = v.state, message_id = COALESCE(v.mid, d.message_id),"
     " status_code = v.code, reason = v.reason,"
     " submitted_at = CASE WHEN v.state = 'submitted' THEN :t ELSE d.submitted_at END,"
     " final_at = CASE WHEN v.state = 'failed' THEN :t ELSE d.final_at END,"
     " next_attempt_at = :t + make_interval(secs => v.retry), lease_until = NULL"
-    " FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS text[]), CAST(:mids AS text[]),"
-    " CAST(:codes AS int[]), CAST(:reasons AS text[]), CAST(:retry AS float8[]))"
-    " AS v(id, state, mid, code, reason, retry)"
-    " WHERE d.id = v.id AND d.state = 'submitting' AND d.batch_id = :batch"
+    " FROM v WHERE d.id = v.id AND d.batch_id = :batch AND (d.state || '') = 'submitting')"
+    " INSERT INTO delivery_attempt (delivery_id, batch_id, at, status_code, outcome, http_status)"
+    " SELECT v.id, :batch, :t, v.code, v.state, v.http FROM v"
 )
+
+
+def _int_array(values: Sequence[int]) -> str:
+    """A PostgreSQL array literal of integers (cast in SQL)."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _record_params(batch_id: str, t: object, outcomes: Sequence[Outcome]) -> dict[str, object]:
+    """Parameters of ``_RECORD_PG``: one entry per distinct outcome, a group number per row."""
+    groups: dict[tuple[object, ...], int] = {}
+    grp: list[int] = []
+    for o in outcomes:
+        retry = o.retry_in_s if o.state == "queued" else 0.0
+        key = (o.state, o.message_id, o.status_code, o.http_status, o.reason, retry)
+        grp.append(groups.setdefault(key, len(groups) + 1))
+    keys = list(groups)
+    return {
+        "t": t,
+        "batch": batch_id,
+        "ids": _int_array([o.delivery_id for o in outcomes]),
+        "grp": _int_array(grp),
+        "states": [k[0] for k in keys],
+        "mids": [k[1] for k in keys],
+        "codes": [k[2] for k in keys],
+        "https": [k[3] for k in keys],
+        "reasons": [k[4] for k in keys],
+        "retry": [k[5] for k in keys],
+    }
+
+
 _RECORD_ONE = sa.text(
     "UPDATE delivery SET state = :state, message_id = COALESCE(:mid, message_id), status_code = :code,"
     " reason = :reason, submitted_at = COALESCE(:sub_at, submitted_at),"
@@ -244,28 +373,19 @@ def record(engine: Engine, alert_id: int, batch_id: str, outcomes: Sequence[Outc
     with engine.begin() as conn:
         t = db_time(conn, now)
         if conn.dialect.name == "postgresql":
-            conn.execute(
-                _RECORD_PG,
-                {
-                    "t": t,
-                    "batch": batch_id,
-                    "ids": [o.delivery_id for o in outcomes],
-                    "states": [o.state for o in outcomes],
-                    "mids": [o.message_id for o in outcomes],
-                    "codes": [o.status_code for o in outcomes],
-                    "reasons": [o.reason for o in outcomes],
-                    "retry": [o.retry_in_s if o.state == "queued" else 0.0 for o in outcomes],
-                },
-            )
+            conn.execute(_RECORD_PG, _record_params(batch_id, t, outcomes))
         else:
             params = [_params(conn, o, now, t) for o in outcomes]
             conn.execute(_RECORD_ONE, [{**p, "batch": batch_id} for p in params])
-        bulk_insert(
-            conn,
-            "delivery_attempt",
-            ("delivery_id", "batch_id", "at", "status_code", "outcome", "http_status"),
-            [(o.delivery_id, batch_id, t, o.status_code, o.state, o.http_status) for o in outcomes],
-        )
+            bulk_insert(
+                conn,
+                "delivery_attempt",
+                ("delivery_id", "batch_id", "at", "status_code", "outcome", "http_status"),
+                [
+                    (o.delivery_id, batch_id, t, o.status_code, o.state, o.http_status)
+                    for o in outcomes
+                ],
+            )
         if any(o.state == "submitted" for o in outcomes):
             conn.execute(
                 sa.text(

@@ -19,7 +19,7 @@ from alerts.dispatch.connectors.mm7 import mm7_client
 from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport
 from alerts.dispatch.links import LINK, inbound_links, link_config, make_worker
 from alerts.dispatch.mm7_api import Mm7Sinks, create_mm7_router
-from alerts.dispatch.planloop import PlanLoop, replaced_by, wake_from_thread, warm_up
+from alerts.dispatch.planloop import PlanLoop, notify, replaced_by, wake_from_thread, warm_up
 from alerts.dispatch.planner import Planner
 from alerts.dispatch.tracking import DeliveryReportWriter, SubscriberReplies
 from alerts.dispatch.worker import Worker
@@ -50,6 +50,7 @@ class DispatchRuntime:
     reports: DeliveryReportWriter | None = None
     planloop: PlanLoop | None = None
     _planning: set[asyncio.Task[None]] = field(default_factory=set)
+    _notifying: set[asyncio.Task[None]] = field(default_factory=set)
 
     def planner(self) -> Planner:
         """A planner on this runtime's engine and targeting."""
@@ -62,7 +63,10 @@ class DispatchRuntime:
         alert_id = outcome.alert.id
         if outcome.alert.msg_type in ("Update", "Cancel"):
             await self.stop_replaced(alert_id)
-        if self.planloop is None:  # a worker process plans it
+        if self.planloop is None:  # a worker process plans it: wake them now
+            task = asyncio.create_task(asyncio.to_thread(notify, self.engine))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
             return
         task = asyncio.create_task(
             self.plan(alert_id, expected_max=outcome.expected_recipients, replaces=False)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from alerts.db import make_engine
 from alerts.dispatch.connectors.mm7 import mm7_client
 from alerts.dispatch.links import link_config, make_worker
-from alerts.dispatch.planloop import PlanLoop, wake_from_thread
+from alerts.dispatch.planloop import PlanLoop, listen_async, wake_from_thread
 from alerts.settings import Settings
 from alerts.zones.cli import register_extras
 from alerts.zones.targeting import Targeting
@@ -43,9 +43,14 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
         async with mm7_client(link_config(settings)) as client:
             worker = make_worker(engine, settings, client)
             planning = planloop(engine, settings, wake_from_thread(worker.wake))
+            plan_wake = asyncio.Event()
+            # NOTIFY (an alert stored, a plan's first rows committed) wakes the plan loop and
+            # the worker at once instead of at their next poll.
+            woken = [wake_from_thread(worker.wake), wake_from_thread(plan_wake)]
             tasks = [
                 asyncio.create_task(worker.run(stop)),
-                asyncio.create_task(planning.run(stop)),
+                asyncio.create_task(planning.run(stop, plan_wake)),
+                asyncio.create_task(listen_async(engine, woken, stop)),
             ]
             await asyncio.to_thread(planning.ready.wait)
             log.info("worker %s started on %s", worker.worker_id, link_config(settings).url)

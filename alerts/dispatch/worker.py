@@ -89,6 +89,16 @@ class BatchTimings:
         return "; ".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One claim: its id, rows, whether they are ``submitting`` already, and when it was made."""
+
+    batch_id: str
+    rows: list[queue.Claimed]
+    submitting: bool
+    claimed_at: float  # time.monotonic()
+
+
 @dataclass
 class WorkerConfig:
     """Batch size, concurrency, lease and polling of one worker."""
@@ -115,6 +125,8 @@ class Worker:
     _batches: int = 0
     _held: set[int] = field(default_factory=set)
     _reclaim_at: float = 0.0
+    _idle: bool = True  # the last claim found nothing
+    _cursor: queue.ClaimCursor = field(default_factory=queue.ClaimCursor)
     timings: BatchTimings = field(default_factory=lambda: BatchTimings())
     _pool: ThreadPoolExecutor | None = None
     _sem: asyncio.Semaphore | None = None
@@ -138,12 +150,11 @@ class Worker:
                 if got is None:
                     await self._sleep(stop, DB_RETRY_S)
                     continue
-                batch_id, claimed = got
-                if not claimed:
+                if not got.rows:
                     self.breaker.probe_undecided()
                     await self._sleep(stop, self.config.idle_poll_s)
                     continue
-                task = asyncio.create_task(self._process(claimed, batch_id))
+                task = asyncio.create_task(self._process(got))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         finally:
@@ -228,56 +239,85 @@ class Worker:
             return self.config.concurrency
         return min(self.config.concurrency, LIMITED_BATCHES)
 
-    def _claim(self) -> tuple[str, list[queue.Claimed]]:
+    def _direct(self) -> bool:
+        """Whether claims go straight to ``submitting``: only when no batch waits for rate-limit
+        tokens, so a cancel never waits on rows that are not actually being sent."""
+        return self.bucket.backend is None
+
+    def _claim(self) -> Batch:
         self._batches += 1
         batch_id = f"{self.worker_id}-{self._batches}"
         started = time.perf_counter()
         n, lease_s = self._batch_size(), self.config.lease_s
+        if self._idle:
+            # The first claim after an idle spell is one SubmitReq: the first message of a new
+            # alert leaves sooner (a 1,000-row claim and record cost ten times as much), and
+            # the full batches follow at once.
+            n = min(n, max(1, int(getattr(self.connector, "max_recipients", 1))))
         rows: list[queue.Claimed] = []
+        submitting = False
         if time.monotonic() >= self._reclaim_at:
             # Expired leases are looked for about once a second (a separate, cheap query).
             self._reclaim_at = time.monotonic() + min(1.0, lease_s / 10)
             rows = queue.reclaim(self.engine, batch_id=batch_id, n=n, lease_s=lease_s)
         if not rows:
+            submitting = self._direct()
             rows = queue.claim(
-                self.engine, batch_id=batch_id, n=n, lease_s=lease_s, stages=self.timings.stages
+                self.engine,
+                batch_id=batch_id,
+                n=n,
+                lease_s=lease_s,
+                stages=self.timings.stages,
+                submitting=submitting,
+                cursor=self._cursor,
             )
         if rows:
             self.timings.add("claim", time.perf_counter() - started)
+        self._idle = not rows
         self._held.update(r.id for r in rows)
-        return batch_id, rows
+        return Batch(batch_id, rows, submitting, time.monotonic())
 
-    async def _process(self, claimed: list[queue.Claimed], batch_id: str) -> int:
+    async def _process(self, batch: Batch) -> int:
         try:
-            return await self._process_batch(claimed, batch_id)
+            return await self._process_batch(batch)
         except Exception:
             # The rows keep their lease: another claim picks them up when it runs out.
             log.exception(
-                "batch %s failed; its %d deliveries return after the lease", batch_id, len(claimed)
+                "batch %s failed; its %d deliveries return after the lease",
+                batch.batch_id,
+                len(batch.rows),
             )
             return 0
         finally:
-            self._held.difference_update(r.id for r in claimed)
+            self._held.difference_update(r.id for r in batch.rows)
             self.breaker.probe_undecided()
 
-    async def _process_batch(self, claimed: list[queue.Claimed], batch_id: str) -> int:
+    async def _process_batch(self, batch: Batch) -> int:
+        claimed, batch_id = batch.rows, batch.batch_id
         alert_id = claimed[0].alert_id
         contents = await self._thread(self._load_contents, {c.content_id for c in claimed})
         now = utcnow()
-        expired = [c.id for c in claimed if _expired(contents[c.content_id].expires_at, now)]
+        expired = {c.id for c in claimed if _expired(contents[c.content_id].expires_at, now)}
         if expired:
             await self._thread(
-                queue.release, self.engine, expired, to_state="expired", reason="alert expired"
+                queue.release,
+                self.engine,
+                sorted(expired),
+                to_state="expired",
+                reason="alert expired",
             )
-        live = [c for c in claimed if c.id not in set(expired)]
-        moved = set(
-            await self._thread(queue.begin_submit, self.engine, [c.id for c in live], batch_id)
-        )
-        sending = [c for c in live if c.id in moved]
+        live = [c for c in claimed if c.id not in expired]
+        if batch.submitting:
+            sending = live
+        else:
+            moved = set(
+                await self._thread(queue.begin_submit, self.engine, [c.id for c in live], batch_id)
+            )
+            sending = [c for c in live if c.id in moved]
         if not sending:
             return 0
         started = time.perf_counter()
-        outcomes = await self._submit_all(sending, contents, batch_id)
+        outcomes = await self._submit_all(sending, contents, batch_id, batch.claimed_at)
         sent = time.perf_counter()
         await self._thread(queue.record, self.engine, alert_id, batch_id, outcomes)
         self.timings.add("submit", sent - started)
@@ -313,7 +353,11 @@ class Worker:
         return {i: self._contents[i] for i in ids}
 
     async def _submit_all(
-        self, rows: list[queue.Claimed], contents: dict[int, CachedContent], batch_id: str
+        self,
+        rows: list[queue.Claimed],
+        contents: dict[int, CachedContent],
+        batch_id: str,
+        claimed_at: float,
     ) -> list[queue.Outcome]:
         per_request = max(1, int(getattr(self.connector, "max_recipients", 1)))
         groups: dict[int, list[queue.Claimed]] = {}
@@ -328,7 +372,9 @@ class Worker:
         sem = self._requests_in_flight()
         pending: list[asyncio.Task[list[queue.Outcome]]] = []
         n = 0
-        renew_at = 0.0  # renew before the first send too: the claim may be a while ago
+        # Renew before a send once a third of the lease has passed since the claim (a long
+        # wait for tokens must not outlast it); a batch sent at once needs no renewal first.
+        renew_at = claimed_at + self.config.lease_s / 3
         while n < len(requests):
             granted = await self.bucket.acquire(len(requests) - n)
             if time.monotonic() >= renew_at:  # a long wait for tokens must not outlast the lease

@@ -158,6 +158,9 @@ class ReportSender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._posting = 0
         self._templates: dict[tuple[str, str, AddressKind, Address], _Template] = {}
+        self._weights: dict[
+            tuple[tuple[str, float], ...], tuple[tuple[str, ...], tuple[float, ...]]
+        ] = {}
         self._cfg: SimulatorConfig | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._heads: dict[tuple[str, str | None], bytes] = {}
@@ -225,8 +228,14 @@ class ReportSender:
         return delay
 
     def _outcome(self, plan: ReportPlan) -> str:
-        names = list(plan.outcomes)
-        return self._rng.choices(names, weights=[plan.outcomes[n] for n in names])[0]
+        # The same draw as ``choices(names, weights=...)``, with the cumulative weights worked
+        # out once per plan rather than once per recipient.
+        key = tuple(plan.outcomes.items())
+        found = self._weights.get(key)
+        if found is None:
+            names = tuple(n for n, _ in key)
+            found = self._weights[key] = (names, tuple(itertools.accumulate(w for _, w in key)))
+        return self._rng.choices(found[0], cum_weights=found[1])[0]
 
     async def _pump(self) -> None:
         """Move due reports to the posters, in batches, sleeping until the next one is due."""

@@ -4,6 +4,8 @@ one-statement record, batched delivery reports. Each test runs on SQLite and on 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +16,8 @@ from sqlalchemy.engine import Engine
 
 from alerts.access.models import Agency
 from alerts.db import db_time, make_engine, session_scope, utcnow
-from alerts.dispatch import queue
+from alerts.dispatch import planloop, queue
+from alerts.dispatch import service as dispatch_service
 from alerts.dispatch.connectors.base import Address
 from alerts.dispatch.connectors.mm7_inbound import DeliveryReport
 from alerts.dispatch.connectors.mm7_status import delivery_state
@@ -295,3 +298,74 @@ def test_report_without_plus_reaches_its_delivery(world: World) -> None:
 
     asyncio.run(go())
     assert world.states().get("delivered") == 1
+
+
+def test_a_direct_claim_is_in_flight_and_a_cancel_waits_for_its_record(world: World) -> None:
+    rows = queue.claim(world.engine, batch_id="b-1", n=5, lease_s=30, submitting=True)
+    assert len(rows) == 5
+    assert world.states()["submitting"] == 5
+    assert queue.in_flight(world.engine, world.alert_id) == 5
+    assert queue.begin_submit(world.engine, [r.id for r in rows], "b-1") == []  # already there
+
+    async def go() -> dict[str, int]:
+        cancel = asyncio.create_task(
+            dispatch_service.cancel_async(world.engine, world.alert_id, reason="test")
+        )
+        await asyncio.sleep(0.3)
+        assert not cancel.done()  # the batch is being sent: no acknowledgement yet
+        outcomes = [queue.Outcome(r.id, "submitted", 1000, 200, message_id="M-1") for r in rows]
+        await asyncio.to_thread(queue.record, world.engine, world.alert_id, "b-1", outcomes)
+        return await asyncio.wait_for(cancel, 5)
+
+    answer = asyncio.run(go())
+    assert answer["in_flight"] == 0
+    states = world.states()
+    assert states["submitted"] == 5
+    assert set(states) == {"submitted", "cancelled"}
+    assert queue.claim(world.engine, batch_id="b-2", n=5, lease_s=30, submitting=True) == []
+
+
+def test_record_groups_outcomes_and_keeps_every_attempt(world: World) -> None:
+    rows = queue.claim(world.engine, batch_id="b-1", n=250, lease_s=30, submitting=True)
+    outcomes = [
+        queue.Outcome(r.id, "submitted", 1000, 200, message_id=f"M-{i // 100}")
+        for i, r in enumerate(rows)
+    ]
+    with world.engine.begin() as conn:  # another worker took one row meanwhile
+        conn.execute(
+            sa.text("UPDATE delivery SET batch_id = 'other' WHERE id = :i"), {"i": rows[-1].id}
+        )
+    queue.record(world.engine, world.alert_id, "b-1", outcomes)
+    with world.engine.connect() as conn:
+        got = conn.execute(
+            sa.text(
+                "SELECT message_id, count(*) FROM delivery WHERE batch_id = 'b-1'"
+                " AND state = 'submitted' GROUP BY message_id ORDER BY message_id"
+            )
+        ).all()
+        attempts = conn.execute(
+            sa.text("SELECT count(*) FROM delivery_attempt WHERE batch_id = 'b-1'")
+        ).scalar_one()
+    expected = Counter(o.message_id for o in outcomes[:-1])
+    assert {str(m): int(n) for m, n in got} == expected
+    assert len(expected) > 1
+    assert attempts == len(rows)  # what was sent, including the row no longer ours
+
+
+@pytest.mark.postgres
+def test_notify_wakes_a_listener(pg_database: str) -> None:  # noqa: F811
+    engine = make_engine(Settings(env="test", database_url=pg_database))
+    woken, stop = threading.Event(), threading.Event()
+    listener = threading.Thread(target=planloop.listen, args=(engine, woken.set, stop))
+    listener.start()
+    try:
+        for _ in range(40):  # until the listener is subscribed
+            planloop.notify(engine)
+            if woken.wait(0.25):
+                break
+        assert woken.is_set()
+    finally:
+        stop.set()
+        listener.join(5)
+        engine.dispose()
+    assert not listener.is_alive()

@@ -57,6 +57,7 @@ from alerts.dispatch.connectors.mm7_xml import (
 from renderers.mms import MmsContent
 
 _RELEASE = re.compile(r"REL-(\d+)-MM7", re.IGNORECASE)
+CONTENT_CACHE = 64  # MMS parts kept per connector (one per content: alert x language)
 
 
 class Mm7Config(ConnectorConfig):
@@ -168,14 +169,26 @@ class Mm7Connector(Connector):
         self._authorization = basic_authorization(config.username, config.password)
         self._url = httpx.URL(config.url)
         self._timeout = config.timeout()
+        self._parts: dict[int, tuple[MmsContent, bytes]] = {}
 
     def build_submit(self, request: SubmitRequest, boundary: str | None = None) -> HttpBody:
         """The exact HTTP body of this request's SubmitReq (what `submit` posts)."""
         soap = submit_req_xml(
             self._identity, request, f"cid:{CONTENT_CID}", self.config.allow_adaptations
         )
-        content = build_content_part(request.content, self.config.transfer_encoding)
-        return build_related(soap, content, boundary)
+        return build_related(soap, self._content_part(request.content), boundary)
+
+    def _content_part(self, content: MmsContent) -> bytes:
+        """The MMS part of a SubmitReq, built once per content: every batch of an alert sends
+        the same map and text, and re-encoding them was most of the cost of a SubmitReq."""
+        cached = self._parts.get(id(content))
+        if cached is not None and cached[0] is content:  # the reference held keeps ids unique
+            return cached[1]
+        part = build_content_part(content, self.config.transfer_encoding)
+        if len(self._parts) >= CONTENT_CACHE:
+            self._parts.clear()
+        self._parts[id(content)] = (content, part)
+        return part
 
     async def submit(self, request: SubmitRequest) -> SubmitResult:
         """Submit one MMS; splits on 3003 or when the request exceeds max recipients."""
