@@ -32,6 +32,10 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.main
 install-dev: $(VENV)/.dev
 
+# `make run` needs the main set; an environment holding the dev set (a superset) already has
+# it, so running the service after the tests never strips pytest and the linters away.
+RUN_ENV := $(if $(wildcard $(VENV)/.dev),$(VENV)/.dev,$(VENV)/.main)
+
 # Debian packages the tests need: PostGIS for the ST_Covers cross-check, chromium for browser tests.
 system-deps:
 	@bash scripts/system-deps.sh
@@ -40,7 +44,7 @@ lock: $(UV)
 	$(UV) pip compile pyproject.toml --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/main.txt
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/dev.txt
 
-run: $(VENV)/.main node_modules/.installed
+run: $(RUN_ENV) node_modules/.installed
 	$(BIN)/alertcast db upgrade
 	$(BIN)/alertcast seed
 	$(BIN)/alertcast serve --host $(HOST) --port $(PORT)
