@@ -41,10 +41,14 @@ class AlertcastError(Exception):
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal error"
     type_slug: ClassVar[str] = "internal"
+    # The rule named when the raiser gives no violations, so every 4xx names the rule it broke.
+    rule: ClassVar[str | None] = None
 
     def __init__(self, detail: str, *, violations: list[Violation] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        if not violations and self.rule is not None:
+            violations = [Violation(rule=self.rule, message=detail)]
         self.violations = violations or []
 
 
@@ -64,6 +68,7 @@ class Unauthenticated(AlertcastError):
     """Missing or unknown credentials."""
 
     status, title, type_slug = 401, "Authentication required", "unauthenticated"
+    rule = "AUTH-REQUIRED"
 
 
 class Forbidden(AlertcastError):
@@ -88,12 +93,14 @@ class PayloadTooLarge(AlertcastError):
     """The body is over the configured limit."""
 
     status, title, type_slug = 413, "Payload too large", "payload-too-large"
+    rule = "BODY-TOO-LARGE"
 
 
 class UnsupportedMediaType(AlertcastError):
     """The body's media type is not accepted here."""
 
     status, title, type_slug = 415, "Unsupported media type", "unsupported-media-type"
+    rule = "MEDIA-TYPE-UNSUPPORTED"
 
 
 class Unavailable(AlertcastError):

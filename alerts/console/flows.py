@@ -41,6 +41,15 @@ class Review:
     warnings: list[str] = field(default_factory=list)
     by_zone: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    def without_text(self) -> dict[str, int]:
+        """Subscriber languages the alert has no text in: they get its first language instead."""
+        written = {lang.split("-")[0].lower() for lang in self.composed.texts}
+        return {
+            lang: n
+            for lang, n in self.by_language.items()
+            if n and lang.split("-")[0].lower() not in written
+        }
+
 
 async def targeting(
     request: Request, session: Session, op: Operator, geometry: BaseGeometry, status: str

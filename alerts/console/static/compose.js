@@ -10,7 +10,7 @@
   const status = form.querySelector("input[name=status]").value;
   const templates = JSON.parse($("templates-data").textContent);
   const areaStatus = $("area-status"), reach = $("reach"), review = $("review");
-  let map = null, shape = null, draft = [], draftLine = null, mode = null, centre = null;
+  let map = null, shape = null, draft = [], draftLine = null, mode = null, centre = null, hasHome = false;
   const picked = new Map();
   let zoneIndex = [];
 
@@ -112,7 +112,14 @@
       const c = L.circle([lat, lon], { ...DRAWN, radius: km * 1000 }).addTo(map);
       if (!shape) shape = c;
     }
+    // An Update/Cancel opens with the original's area: show it, not the whole jurisdiction.
+    if (shape) map.fitBounds(shape.getBounds(), { padding: [24, 24], maxZoom: 15 });
     refreshSoon();
+  }
+  function fitPickedZones() {
+    if (shape) return;
+    const layers = zoneIndex.filter((z) => form.querySelector('input[name=zones][value="' + CSS.escape(z.key) + '"]'));
+    if (layers.length) map.fitBounds(L.featureGroup(layers.map((z) => z.layer)).getBounds(), { padding: [24, 24], maxZoom: 15 });
   }
 
   /* ---- zones ---- */
@@ -167,7 +174,7 @@
     map.getContainer().classList.remove("refused");
     if (shape && shape.setStyle) shape.setStyle({ ...DRAWN, dashArray: null });
     review.disabled = false;
-    say("Area inside your jurisdiction.");
+    say(hasHome ? "Area inside your jurisdiction." : "Area accepted. Your agency has no jurisdiction set, so no area is refused: check it is the right place.");
     if (data.count === null) reach.textContent = "Recipient count unavailable (targeting not installed).";
     else {
       const langs = Object.entries(data.by_language || {}).map(([k, v]) => k + " " + v.toLocaleString()).join(" · ");
@@ -195,6 +202,7 @@
   updateCounters();
   AC.makeMap($("map")).then(async (m) => {
     map = m.map;
+    hasHome = !!m.homeLayer;
     AC.current = map;  // for keyboard-less tests and the browser console
     map.on("click", onMapClick);
     $("draw-polygon").addEventListener("click", () => { clearShape(); $("f-polygon").value = ""; setMode("polygon"); say("Click the map to add corners, then “Finish polygon”."); });
@@ -219,6 +227,8 @@
       const o = document.createElement("option"); o.value = z.key + " — " + z.name; list.append(o);
     });
     form.querySelectorAll("input[name=zones]").forEach((b) => pickZone(b.value, b.value, true));
+    fitPickedZones();
+    if (!hasHome && !shape && !form.querySelector("input[name=zones]")) AC.fitZones(map, zoneIndex);
     document.body.dataset.mapReady = "1";
   });
 })();

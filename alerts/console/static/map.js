@@ -45,3 +45,9 @@ AC.loadZones = async function (map, onPick) {
   }
   return out;
 };
+
+/* No jurisdiction set for the agency: open on its local zones rather than the whole country. */
+AC.fitZones = function (map, zoneIndex) {
+  const local = zoneIndex.filter((z) => !z.set.startsWith("us_")).map((z) => z.layer);
+  if (local.length) map.fitBounds(L.featureGroup(local).getBounds(), { padding: [24, 24] });
+};
