@@ -42,24 +42,28 @@ TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
         "alert": "{event} in {area}{until}. {action}{sender}",
         "update": "UPDATE: {event} in {area}{until}. {action}{sender}",
-        "cancel": "ALL CLEAR: {event} for {area} is cancelled. {action}{sender}",
+        "cancel": "CANCELLED: {event} for {area}. {action}{sender}",
         "exercise": "EXERCISE, NOT A REAL ALERT: {event} in {area}{until}. {action}{sender}",
         "until": " until {time}",
         "expires": "Expires",
         "area": "Area",
         "more": "More: {link}",
         "default_action": "Follow instructions from officials.",
+        "cancel_action": "The earlier alert no longer applies. Follow instructions from officials.",
+        "earlier_alert": "the earlier alert",
     },
     "es": {
         "alert": "{event} en {area}{until}. {action}{sender}",
         "update": "ACTUALIZACIÓN: {event} en {area}{until}. {action}{sender}",
-        "cancel": "FIN DE ALERTA: se cancela {event} para {area}. {action}{sender}",
+        "cancel": "CANCELADA: {event} para {area}. {action}{sender}",
         "exercise": "SIMULACRO, NO ES UNA ALERTA REAL: {event} en {area}{until}. {action}{sender}",
         "until": " hasta {time}",
         "expires": "Vence",
         "area": "Zona",
         "more": "Más: {link}",
         "default_action": "Siga las instrucciones de las autoridades.",
+        "cancel_action": "La alerta anterior ya no aplica. Siga las instrucciones de las autoridades.",
+        "earlier_alert": "la alerta anterior",
     },
 }
 
@@ -180,7 +184,11 @@ def _action(info: InfoText) -> str:
         return " ".join(info.instruction.split())
     actions = RESPONSE_ACTIONS.get(base_language(info.language), RESPONSE_ACTIONS["en"])
     if message_kind(info.status, info.msg_type) == "cancel":
-        return actions["AllClear"]
+        # A Cancel withdraws the earlier message; only responseType AllClear says the danger
+        # has passed (a cancel may precede a corrected alert: never tell people they are safe).
+        if info.response_type == "AllClear":
+            return actions["AllClear"]
+        return _words(info.language)["cancel_action"]
     return actions.get(info.response_type, _words(info.language)["default_action"])
 
 
@@ -195,7 +203,13 @@ def _elements(info: InfoText) -> _Elements:
     actions = RESPONSE_ACTIONS.get(base_language(info.language), RESPONSE_ACTIONS["en"])
     action = _action(info)
     short_action = actions.get(info.response_type) or cut_words(first_sentence(action), 60)
-    return _Elements(info.event.strip(), area, action, until, sender, short_action)
+    event = info.event.strip()
+    if message_kind(info.status, info.msg_type) == "cancel":
+        # The cancelled alert's responseType (Evacuate...) must not reach the short form.
+        short_action = cut_words(first_sentence(action), 60)
+        if not event or "cancel" in event.lower():
+            event = words["earlier_alert"]  # not "Alert Cancelled for X is cancelled"
+    return _Elements(event, area, action, until, sender, short_action)
 
 
 def _render(kind: str, language: str, el: _Elements) -> str:

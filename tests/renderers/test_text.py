@@ -61,8 +61,8 @@ def words_of(text: str) -> set[str]:
 def assert_whole_words(form: str, *sources: str) -> None:
     """Every word in the form appears whole in the sources (or the template)."""
     allowed = words_of(" ".join(sources)) | words_of(
-        "in until AM PM EDT EST More UPDATE ALL CLEAR for is cancelled EXERCISE NOT A REAL ALERT "
-        "en hasta Mas ACTUALIZACION FIN DE ALERTA se cancela para SIMULACRO NO ES UNA "
+        "in until AM PM EDT EST More UPDATE CANCELLED for EXERCISE NOT A REAL ALERT "
+        "en hasta Mas ACTUALIZACION CANCELADA para SIMULACRO NO ES UNA "
         "Mon Tue Wed Thu Fri Sat Sun lun mar mie jue vie sab dom now Evacuate Evacue ahora"
     )
     allowed |= words_of(gsm7_friendly(" ".join(sources)))
@@ -150,12 +150,29 @@ def test_message_kind(status, msg_type, kind):
     assert message_kind(status, msg_type) == kind
 
 
-def test_cancel_says_all_clear_in_both_languages():
+def test_cancel_says_cancelled_never_all_clear_in_both_languages():
+    """A Cancel withdraws the alert; it must not tell people the danger has passed."""
     en = message_text(replace(EN, msg_type="Cancel", instruction=""))
     es = message_text(replace(ES, msg_type="Cancel", instruction=""))
-    assert en.short.startswith("ALL CLEAR")
+    assert en.short.startswith("CANCELLED")
+    assert "no longer applies" in en.long
+    assert "danger has passed" not in en.long and "ALL CLEAR" not in en.long
+    assert es.short.startswith("CANCELADA")
+    assert "ya no aplica" in es.long
+    # the cancelled alert's response (Evacuate) never reaches any form of a cancellation
+    for form in (en.short, en.long, es.short, es.long):
+        assert "Evac" not in form.replace("Evacuation", "").replace("evacuacion", ""), form
+
+
+def test_cancel_with_all_clear_response_says_so():
+    en = message_text(replace(EN, msg_type="Cancel", instruction="", response_type="AllClear"))
     assert "The danger has passed." in en.long
-    assert es.short.startswith("FIN DE ALERTA")
+
+
+def test_cancel_event_named_cancelled_is_not_repeated():
+    en = message_text(replace(EN, msg_type="Cancel", instruction="", event="Alert Cancelled"))
+    assert en.long.startswith("CANCELLED: the earlier alert for ")
+    assert "Alert Cancelled" not in en.long
 
 
 def test_update_template():
