@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.table import Table
 
 from alerts import migrate
+from alerts.access import jurisdiction
 from alerts.access import service as access
 from alerts.access.models import AgencyCreate
 from alerts.db import make_engine, session_scope
@@ -45,6 +46,11 @@ def _agency_key(settings: Settings, *, admin: bool = True) -> str:
                     session=session, data=AgencyCreate(name=DEMO_AGENCY, senders=[DEMO_SENDER])
                 )
             assert agency.id is not None
+            if not agency.jurisdiction_geojson:
+                # New York City: areas elsewhere are refused, as for a real city agency.
+                boundary = settings.data_dir / jurisdiction.NYC_BOROUGHS
+                agency.jurisdiction_geojson = jurisdiction.from_boundary_file(boundary)
+                session.add(agency)
             return access.issue_key(
                 session=session, agency_id=agency.id, label="demo", admin=admin
             ).key

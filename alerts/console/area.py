@@ -12,10 +12,10 @@ from typing import Any
 
 import shapely
 from fastapi import Request
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from alerts import cap
+from alerts.access.jurisdiction import jurisdiction_of
 from alerts.access.models import Agency
 from alerts.deps import get_app_settings
 from alerts.errors import BadInput, Forbidden, Violation
@@ -138,16 +138,6 @@ def geometry_of(area: AreaInput, registry: ZoneRegistry) -> BaseGeometry:
         except Exception as exc:  # unknown set or id: the operator picked something stale
             raise _bad(f"unknown zone {set_name}:{zone_id}") from exc
     return shapely.union_all(pieces)
-
-
-def jurisdiction_of(agency: Agency) -> BaseGeometry | None:
-    """The agency's jurisdiction geometry, or None when none is configured."""
-    if not agency.jurisdiction_geojson:
-        return None
-    data: Any = json.loads(agency.jurisdiction_geojson)
-    if data.get("type") == "FeatureCollection":
-        return shapely.union_all([shape(f["geometry"]) for f in data["features"]])
-    return shape(data.get("geometry", data))
 
 
 def check_jurisdiction(agency: Agency, geometry: BaseGeometry) -> None:

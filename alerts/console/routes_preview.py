@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from alerts.access.jurisdiction import jurisdiction_of
 from alerts.console import area as areas
 from alerts.console import flows
 from alerts.console.routes_compose import read_post
@@ -65,7 +66,7 @@ async def preview_map(request: Request, op: ApiOperator) -> Response:
 @router.get("/jurisdiction")
 def jurisdiction(op: ApiOperator) -> JSONResponse:
     """The agency's jurisdiction as a GeoJSON Feature (null geometry when unset)."""
-    home = areas.jurisdiction_of(op.agency)
+    home = jurisdiction_of(op.agency)
     geometry = shapely.geometry.mapping(home) if home is not None else None
     return JSONResponse(
         {"type": "Feature", "properties": {"name": op.agency.name}, "geometry": geometry}
@@ -74,7 +75,7 @@ def jurisdiction(op: ApiOperator) -> JSONResponse:
 
 def _local_sets(request: Request, op: ApiOperator) -> list[dict[str, Any]]:
     registry = areas.zone_registry(request)
-    home = areas.jurisdiction_of(op.agency)
+    home = jurisdiction_of(op.agency)
     out = []
     for info in registry.sets():
         zone_set = registry.zone_set(info.name)
@@ -87,7 +88,7 @@ def _local_zones(request: Request, op: ApiOperator, set_name: str) -> dict[str, 
     registry = areas.zone_registry(request)
     if not registry.has_set(set_name):
         raise NotFound(f"no zone set {set_name!r}")
-    home = areas.jurisdiction_of(op.agency)
+    home = jurisdiction_of(op.agency)
     zone_set = registry.zone_set(set_name)
     zones = zone_set.in_bbox(home.bounds) if home is not None else list(zone_set)
     features = [

@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from alerts.access.jurisdiction import geometry_of
 from alerts.access.models import Agency
 from alerts.db import db_time, utcnow
 from alerts.dispatch import content as rendering
@@ -236,7 +237,7 @@ class Planner:
         agency = session.get(Agency, alert.agency_id) if alert.agency_id else None
         if agency is None or not agency.jurisdiction_geojson:
             return
-        jurisdiction = shape(json.loads(agency.jurisdiction_geojson))
+        jurisdiction = geometry_of(agency.jurisdiction_geojson)
         outside = geometry.difference(jurisdiction.buffer(1e-4))
         if not outside.is_empty and outside.area > 1e-9:
             raise Blocked(
