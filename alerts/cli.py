@@ -243,12 +243,29 @@ def agency_create(
     sender: Annotated[list[str], typer.Option("--sender", help="CAP sender it may post as")],
     ipaws: Annotated[bool, typer.Option(help="Apply the CAP-IPAWS v1.0 profile rules")] = False,
     require_signature: Annotated[bool, typer.Option(help="Reject unsigned CAP")] = False,
+    jurisdiction: Annotated[
+        Path | None,
+        typer.Option(
+            help="GeoJSON file (geometry, Feature or FeatureCollection) of the area it may alert; "
+            "without one, any area is accepted",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Create an agency allowed to post as the given CAP senders."""
     from alerts.access import service
+    from alerts.access.jurisdiction import read_boundary
     from alerts.access.models import AgencyCreate
     from alerts.db import session_scope
 
+    home = None
+    if jurisdiction is not None:
+        try:
+            home = read_boundary(jurisdiction)
+        except ValueError as exc:
+            err.print(f"[red]--jurisdiction {jurisdiction}: {exc}[/red]")
+            raise typer.Exit(2) from None
     with session_scope(_engine()) as session:
         agency = service.create_agency(
             session=session,
@@ -256,6 +273,8 @@ def agency_create(
                 name=name, senders=sender, ipaws_profile=ipaws, require_signature=require_signature
             ),
         )
+        agency.jurisdiction_geojson = home
+        session.add(agency)
         out.print(
             f"agency [bold]{agency.name}[/bold] id={agency.id} senders={', '.join(agency.senders)}"
         )

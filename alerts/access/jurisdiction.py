@@ -39,3 +39,16 @@ def from_boundary_file(path: Path, *, margin_deg: float = SHORE_MARGIN_DEG) -> s
     area = geometry_of(path.read_text())
     widened = area.buffer(margin_deg).simplify(SIMPLIFY_DEG)
     return json.dumps(mapping(widened))
+
+
+def read_boundary(path: Path) -> str:
+    """GeoJSON text of a jurisdiction file, checked to be a valid polygonal area (ValueError)."""
+    try:
+        area = geometry_of(path.read_text())
+    except (ValueError, KeyError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise ValueError(f"not a GeoJSON geometry, Feature or FeatureCollection ({exc})") from exc
+    if area.is_empty or area.geom_type not in ("Polygon", "MultiPolygon"):
+        raise ValueError(f"a jurisdiction must be a polygon area, not {area.geom_type}")
+    if not area.is_valid:
+        raise ValueError(f"the area is not valid: {shapely.is_valid_reason(area)}")
+    return json.dumps(mapping(area))

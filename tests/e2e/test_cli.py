@@ -109,3 +109,43 @@ def test_subscribers_import_reports_bad_rows(tmp_path):
     ok = _run(["subscribers", "import", str(csv)], env)
     assert ok.returncode == 0, ok.stderr
     assert "1 new subscribers" in ok.stdout
+
+
+def test_agency_create_with_jurisdiction(tmp_path):
+    """`agency create --jurisdiction FILE` stores the area; a non-area file is a usage error."""
+    env = {"ALERTCAST_DATABASE_URL": f"sqlite:///{tmp_path / 'j.db'}"}
+    assert _run(["db", "upgrade"], env).returncode == 0
+    square = {
+        "type": "Polygon",
+        "coordinates": [
+            [[-74.1, 40.6], [-73.8, 40.6], [-73.8, 40.9], [-74.1, 40.9], [-74.1, 40.6]]
+        ],
+    }
+    area = tmp_path / "nyc.geojson"
+    area.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": square}))
+    made = _run(
+        ["agency", "create", "NYCEM", "--sender", "a@nyc.gov", "--jurisdiction", str(area)], env
+    )
+    assert made.returncode == 0, made.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "j.db") as db:
+        stored = db.execute("SELECT jurisdiction_geojson FROM agency WHERE name='NYCEM'").fetchone()
+    assert json.loads(stored[0])["type"] == "Polygon"
+    line = tmp_path / "line.geojson"
+    line.write_text(json.dumps({"type": "LineString", "coordinates": [[-74, 40], [-73, 41]]}))
+    refused = _run(
+        ["agency", "create", "X", "--sender", "x@nyc.gov", "--jurisdiction", str(line)], env
+    )
+    assert refused.returncode == 2
+    assert "polygon" in refused.stderr
+    junk = tmp_path / "junk.geojson"
+    junk.write_text("not json")
+    assert (
+        _run(
+            ["agency", "create", "Y", "--sender", "y@nyc.gov", "--jurisdiction", str(junk)], env
+        ).returncode
+        == 2
+    )
+    with sqlite3.connect(tmp_path / "j.db") as db:
+        assert db.execute("SELECT count(*) FROM agency").fetchone()[0] == 1
