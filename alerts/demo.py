@@ -284,13 +284,17 @@ def run_demo(
     _synth(settings, subscribers)
     key = _agency_key(settings)
     console.print(f"[bold]2/4[/bold] service with built-in MMSC simulator on 127.0.0.1:{port}")
-    with _server(settings, port) as url, httpx.Client(base_url=url, timeout=60) as client:
+    auth = {"Authorization": f"Bearer {key}"}
+    with (
+        _server(settings, port) as url,
+        httpx.Client(base_url=url, timeout=60, headers=auth) as client,
+    ):
         console.print("[bold]3/4[/bold] CAP hurricane evacuation order for zones 1-2 posted")
         started = time.monotonic()
         resp = client.post(
             "/api/v1/alerts",
             content=_cap(("1", "2")),
-            headers={"Content-Type": "application/cap+xml", "Authorization": f"Bearer {key}"},
+            headers={"Content-Type": "application/cap+xml"},
         )
         resp.raise_for_status()
         alert_id = int(resp.json()["id"])

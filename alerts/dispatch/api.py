@@ -11,13 +11,15 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from alerts.access.models import Principal
 from alerts.audit import service as audit
 from alerts.deps import CurrentPrincipal, EngineDep, SessionDep
 from alerts.dispatch import service
 from alerts.dispatch.metrics import exposition
 from alerts.dispatch.models import DeliveryPage, DeliverySummary
-from alerts.errors import Forbidden
+from alerts.errors import Forbidden, Violation
 from alerts.intake import service as intake
+from alerts.intake.models import Alert
 
 router = APIRouter(tags=["dispatch"])
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -27,11 +29,12 @@ SSE_MAX_S = 3600.0
 @router.get(
     "/api/v1/alerts/{alert_id}/deliveries",
     response_model=DeliveryPage,
-    responses={404: _PROBLEM},
+    responses={401: _PROBLEM, 403: _PROBLEM, 404: _PROBLEM},
     summary="Delivery funnel and rows",
 )
 def deliveries(
     alert_id: int,
+    principal: CurrentPrincipal,
     session: SessionDep,
     state: Annotated[
         str | None,
@@ -41,7 +44,7 @@ def deliveries(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DeliveryPage:
     """Summary (funnel, failures by reason, latency percentiles) and a page of deliveries, numbers masked."""
-    intake.get_alert(session=session, alert_id=alert_id)
+    _readable(principal, intake.get_alert(session=session, alert_id=alert_id))
     return DeliveryPage(
         summary=service.summary(session=session, alert_id=alert_id),
         items=service.deliveries(
@@ -49,6 +52,21 @@ def deliveries(
         ),
         limit=limit,
         offset=offset,
+    )
+
+
+def _readable(principal: Principal, alert: Alert) -> None:
+    """Delivery figures of an alert are for its agency (a key for its sender) and admin keys."""
+    if principal.admin or alert.sender in principal.agency.senders:
+        return
+    raise Forbidden(
+        f"agency {principal.agency.name!r} may not read deliveries of alerts by {alert.sender!r}",
+        violations=[
+            Violation(
+                rule="AUTH-ALERT-NOT-OWNED",
+                message="delivery figures are shown to the sending agency and admin keys",
+            )
+        ],
     )
 
 
@@ -83,18 +101,24 @@ def _settled(summary: DeliverySummary) -> bool:
 
 @router.get(
     "/api/v1/alerts/{alert_id}/events",
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        401: _PROBLEM,
+        403: _PROBLEM,
+        404: _PROBLEM,
+    },
     summary="Live delivery summary (Server-Sent Events)",
 )
 def events(
     alert_id: int,
+    principal: CurrentPrincipal,
     request: Request,
     engine: EngineDep,
     session: SessionDep,
     interval_s: Annotated[float, Query(ge=0.2, le=10)] = 1.0,
 ) -> StreamingResponse:
     """A `summary` event whenever the funnel changes; `end` once nothing is pending."""
-    intake.get_alert(session=session, alert_id=alert_id)
+    _readable(principal, intake.get_alert(session=session, alert_id=alert_id))
     return StreamingResponse(
         _events(request, engine, alert_id, interval_s),
         media_type="text/event-stream",

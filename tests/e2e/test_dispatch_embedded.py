@@ -90,7 +90,10 @@ def test_alert_reaches_every_subscriber_in_the_zone(database_url, shared_data, t
     settings = _settings(database_url, port)
     expected = _populate(settings, shared_data, tmp_path, 60, 60)
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
-    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
         r = client.post("/api/v1/alerts", content=evacuation(), headers={**CAP, **agency.headers})
         assert r.status_code == 201, r.text
         alert_id = r.json()["id"]
@@ -123,7 +126,10 @@ def test_exercise_goes_only_to_test_audience(database_url, shared_data, tmp_path
     expected = _populate(settings, shared_data, tmp_path, 60, 0)
     test_audience = {i for i in expected if (i - 1) % 10 == 0}
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
-    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
         r = client.post(
             "/api/v1/alerts",
             content=evacuation(status="Exercise"),
@@ -147,7 +153,10 @@ def test_cancel_stops_pending_and_notifies_reached(database_url, shared_data, tm
     settings = _settings(database_url, port).model_copy(update={"mmsc_rate_limit": 20.0})
     expected = _populate(settings, shared_data, tmp_path, 120, 0)
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
-    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
         original = evacuation()
         alert_id = client.post(
             "/api/v1/alerts", content=original, headers={**CAP, **agency.headers}
@@ -183,7 +192,10 @@ def test_count_far_above_the_senders_preview_blocks_dispatch(database_url, share
     settings = _settings(database_url, port)
     expected = _populate(settings, shared_data, tmp_path, 40, 0)
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
-    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
         bad = client.post(
             "/api/v1/alerts",
             content=evacuation(),

@@ -55,7 +55,10 @@ def test_update_moves_the_area_and_tells_the_old_area(database_url, tmp_path):  
     settings = _settings(database_url, port)
     _people(settings, tmp_path)
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
-    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
         first = evacuation(zones=(), polygon=BOX_A)
         alert_id = client.post(
             "/api/v1/alerts", content=first, headers={**CAP, **agency.headers}
@@ -86,7 +89,10 @@ def test_event_stream_reports_until_settled(database_url, tmp_path):  # noqa: F8
     settings = _settings(database_url, port)
     _people(settings, tmp_path)
     agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
-    with running(settings, port) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
         doc = evacuation(zones=(), polygon=BOX_A)
         alert_id = client.post(
             "/api/v1/alerts", content=doc, headers={**CAP, **agency.headers}
