@@ -375,18 +375,28 @@ class Worker:
         # Renew before a send once a third of the lease has passed since the claim (a long
         # wait for tokens must not outlast it); a batch sent at once needs no renewal first.
         renew_at = claimed_at + self.config.lease_s / 3
+        limited = self.bucket.backend is not None
         while n < len(requests):
-            granted = await self.bucket.acquire(len(requests) - n)
             if time.monotonic() >= renew_at:  # a long wait for tokens must not outlast the lease
                 requests = requests[:n] + await self._still_held(rows, requests[n:], batch_id)
                 renew_at = time.monotonic() + self.config.lease_s / 3
+                if n >= len(requests):
+                    break
+            held = await _take_slots(sem, len(requests) - n) if limited else 0
+            try:
+                granted = await self.bucket.acquire(held or len(requests) - n)
+            except BaseException:
+                for _ in range(held):
+                    sem.release()
+                raise
+            for _ in range(held - granted):
+                sem.release()
             for cid, chunk in requests[n : n + granted]:
                 n_req = len(pending) + 1
-                pending.append(
-                    asyncio.create_task(
-                        self._submit_one(sem, contents[cid], chunk, f"{batch_id}.{n_req}")
-                    )
+                submit = self._submit_one(
+                    sem, contents[cid], chunk, f"{batch_id}.{n_req}", holding=limited
                 )
+                pending.append(asyncio.create_task(submit))
             n += granted
         await self._await_renewing(pending, rows, batch_id, renew_at)
         for task in pending:
@@ -439,7 +449,10 @@ class Worker:
         content: CachedContent,
         chunk: list[queue.Claimed],
         transaction_id: str,
+        *,
+        holding: bool = False,
     ) -> list[queue.Outcome]:
+        """Send one SubmitReq; `holding`: the caller already took its request slot."""
         request = SubmitRequest(
             transaction_id=transaction_id,
             recipients=tuple(Address(c.recipient) for c in chunk),
@@ -449,10 +462,31 @@ class Worker:
             expiry=content.expires_at if hasattr(content.expires_at, "tzinfo") else None,  # type: ignore[arg-type]
         )
         started = time.perf_counter()
-        async with sem:
-            result = await self.connector.submit(request)
+        if holding:
+            try:
+                result = await self.connector.submit(request)
+            finally:
+                sem.release()
+        else:
+            async with sem:
+                result = await self.connector.submit(request)
         METRICS.observe_submit(time.perf_counter() - started, result)
         return outcomes_for(result, chunk)
+
+
+async def _take_slots(sem: asyncio.Semaphore, want: int) -> int:
+    """Take between 1 and `want` request slots: wait for one, then take what is free now.
+
+    On a rate-limited link the slots are taken before the tokens, so a granted SubmitReq goes
+    out at once: a grant that waited for a slot would land in a later second beside that
+    second's own grants, and the MMSC would see more than its limit.
+    """
+    await sem.acquire()
+    held = 1
+    while held < want and not sem.locked():
+        await sem.acquire()
+        held += 1
+    return held
 
 
 def _expired(expires_at: object, now: object) -> bool:
