@@ -95,6 +95,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.area_resolver = targeting.area_outcome
     app.state.zone_point = _zone_point(targeting.registry)
     install_error_handlers(app)
+    # First: an MMSC posts one delivery report per recipient, and every router ahead of this
+    # one is tried (and its routes matched) for each of them.
+    app.include_router(mm7_router(app, settings))
     app.include_router(intake_api.router)
     app.include_router(feeds_api.router)
     app.include_router(subscribers_api.router)
@@ -102,7 +105,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(zones_api.router)
     app.include_router(dispatch_api.router)
     app.include_router(public_api.router)
-    app.include_router(mm7_router(app, settings))
     simulator = None
     if settings.embedded_mmsc and not settings.mmsc_url:
         sim_app = create_simulator_app(simulator_config(settings))
