@@ -26,7 +26,7 @@ $(VENV)/.dev: requirements/dev.txt $(UV)
 
 # Console front-end libraries (Leaflet, axe-core) from the npm lockfile, served from node_modules.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
 install: $(VENV)/.main

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CollectorRegistry
 
 from alerts import __version__, console
@@ -31,6 +32,8 @@ from alerts.zones.cli import register_extras
 from alerts.zones.targeting import Targeting
 from geo.errors import UnknownZoneError
 from geo.zones import ZoneRegistry
+
+SWAGGER_UI = "/console/vendor/swagger-ui"  # npm swagger-ui-dist, mounted by the console
 
 
 @lru_cache(maxsize=4)
@@ -86,6 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="CAP 1.2 alerts in; geofenced MMS maps out over 3GPP MM7.",
         lifespan=lifespan,
+        docs_url=None,  # served below from our own copy of Swagger UI, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.key_cache = PrincipalCache(settings.api_key_cache_s)
@@ -110,6 +115,17 @@ def create_app(settings: Settings) -> FastAPI:
         sim_app = create_simulator_app(simulator_config(settings))
         simulator = sim_app.state.simulator
         app.mount(SIM_PREFIX, sim_app)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI for the API, from the npm lockfile's swagger-ui-dist (works offline)."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="alertcast API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )
 
     @app.get("/healthz", tags=["ops"], summary="Liveness")
     def healthz() -> dict[str, str]:

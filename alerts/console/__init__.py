@@ -26,7 +26,7 @@ from alerts.settings import REPO_ROOT
 
 NODE_MODULES = REPO_ROOT / "node_modules"
 # Only these npm packages are served, never the whole node_modules folder.
-SERVED_PACKAGES = {"leaflet": "leaflet/dist"}
+SERVED_PACKAGES = {"leaflet": "leaflet/dist", "swagger-ui": "swagger-ui-dist"}
 
 
 async def _login_redirect(request: Request, exc: Exception) -> Response:
