@@ -54,6 +54,7 @@ _FAILURES = (
     InvalidDigest,
     InvalidCertificate,
     ValueError,
+    TypeError,  # fail closed: signxml raises it on some malformed signatures
     etree.LxmlError,
 )
 TrustedCerts = Sequence[str | bytes]
@@ -111,6 +112,9 @@ def _check_one(
     embedded = _embedded_certificate(sig)
     candidates = trusted if trusted is not None else [embedded] if embedded else []
     error = "no X.509 certificate to verify with"
+    value = sig.findtext(f"{{{DS_NS}}}SignatureValue")
+    if candidates and not (value or "").strip():
+        return _Outcome(sig, _subject(embedded), "the <ds:SignatureValue> is empty")
     for cert in candidates:
         try:
             _verify_with(doc, root.tag, cert, checked_now=trusted is not None)

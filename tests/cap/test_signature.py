@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from cryptography import x509
@@ -98,6 +99,24 @@ def test_tampered_real_sample_fails_closed(sample_bytes) -> None:
     assert result.alert is None
     assert result.signature.status == "invalid"
     assert "SIG-INVALID" in {i.rule for i in result.errors}
+
+
+_SIGNATURE_VALUE = re.compile(rb"<((?:\w+:)?SignatureValue)(\s[^>]*)?>[^<]*</\1>")
+
+
+@pytest.mark.parametrize("name", VERIFIED_SAMPLES)
+@pytest.mark.parametrize("blank", [b"", b"  \n "])
+def test_empty_signature_value_is_invalid_not_a_crash(
+    name: str, blank: bytes, sample_bytes
+) -> None:
+    data = sample_bytes(name)
+    emptied, n = _SIGNATURE_VALUE.subn(lambda m: b"<%s>%s</%s>" % (m[1], blank, m[1]), data)
+    assert n == data.count(b"SignatureValue>") // 2 and n >= 1
+    result = parse(emptied)  # never raises on bad input
+    assert result.alert is None
+    assert result.signature.status == "invalid"
+    assert "SIG-INVALID" in {i.rule for i in result.errors}
+    assert "SignatureValue" in (result.signature.detail or "")
 
 
 def test_tampered_polygon_fails_closed(sample_bytes) -> None:
