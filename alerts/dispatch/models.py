@@ -129,7 +129,6 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("alert_id", "subscriber_id", "kind", name="uq_delivery"),
-        sa.Index("ix_delivery_alert_state", "alert_id", "state"),
         sa.Index(
             "ix_delivery_queued",
             "alert_id",

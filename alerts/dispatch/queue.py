@@ -457,9 +457,11 @@ def sweep(engine: Engine) -> None:
         conn.execute(
             sa.text(
                 "UPDATE dispatch_plan SET state = 'done' WHERE state = 'dispatching'"
-                " AND materialized_at IS NOT NULL AND NOT EXISTS ("
-                "SELECT 1 FROM delivery d WHERE d.alert_id = dispatch_plan.alert_id "
-                "AND d.state IN ('queued', 'claimed', 'submitting'))"
+                " AND materialized_at IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.state = 'queued'"
+                " AND d.alert_id = dispatch_plan.alert_id)"
+                " AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.state IN ('claimed', 'submitting')"
+                " AND d.alert_id = dispatch_plan.alert_id)"
             )
         )
 
@@ -493,14 +495,21 @@ def stop_alert(conn: sa.Connection, alert_id: int, state: PlanState, *, reason: 
         ),
         {"s": state.value, "t": db_time(conn, now), "a": alert_id},
     )
-    res = conn.execute(
-        sa.text(
-            "UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
-            "WHERE alert_id = :a AND state IN ('queued', 'claimed')"
-        ),
-        {"s": final.value, "r": reason, "t": db_time(conn, now), "a": alert_id},
-    )
-    return int(res.rowcount or 0)
+    params = {"s": final.value, "r": reason, "t": db_time(conn, now), "a": alert_id}
+    # One statement per state, so each walks its partial index (queued: ix_delivery_queued,
+    # claimed: ix_delivery_leased) rather than every row of the alert.
+    stopped = 0
+    for state_now in ("queued", "claimed"):
+        res = conn.execute(_STOP[state_now], params)
+        stopped += int(res.rowcount or 0)
+    return stopped
+
+
+_STOP_SET = "UPDATE delivery SET state = :s, reason = :r, final_at = :t, lease_until = NULL "
+_STOP = {
+    "queued": sa.text(_STOP_SET + "WHERE state = 'queued' AND alert_id = :a"),
+    "claimed": sa.text(_STOP_SET + "WHERE state = 'claimed' AND alert_id = :a"),
+}
 
 
 _LOCK_PLAN = sa.text("SELECT 1 FROM dispatch_plan WHERE alert_id = :a FOR UPDATE")
