@@ -303,7 +303,7 @@ def ingest(
     source: Annotated[str, typer.Argument(help="CAP file path or http(s) URL")],
     agency: Annotated[str, typer.Option(help="Agency id or name to ingest as")],
 ) -> None:
-    """Ingest one CAP document through the same path as the API."""
+    """Ingest one CAP document through the same path as the API (a running service sends it)."""
     from alerts.flows import ingest_source
 
     try:
@@ -319,6 +319,8 @@ def ingest(
         raise typer.Exit(1) from None
     word = "stored" if outcome.created else "already stored"
     out.print(f"{word}: alert id={outcome.alert.id} {outcome.alert.identifier}")
+    if outcome.created and outcome.alert.state == "active":
+        err.print("a running alertcast service (serve or worker) now plans and sends it")
 
 
 def _debug_signal() -> None:

@@ -90,7 +90,9 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent. The default ("request") commits after
+# it, so a client could read 201 while the row is not yet visible, or the commit then fail.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CurrentAgency = Annotated[Agency, Depends(get_current_agency)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]

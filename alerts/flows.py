@@ -27,21 +27,31 @@ def read_source(source: str, *, max_bytes: int, timeout_s: float) -> bytes:
 
 
 def ingest_source(*, source: str, agency_ref: str, settings: Settings) -> intake.IngestOutcome:
-    """Ingest a CAP document from a file or URL as an agency."""
+    """Ingest a CAP document from a file or URL as an agency; a running service sends it."""
     data = read_source(
         source, max_bytes=settings.max_cap_bytes * 2, timeout_s=settings.http_timeout_s
     )
+    from alerts.app import zone_registry  # the zone sets the service resolves geocodes with
+    from alerts.zones.targeting import Targeting
+
+    resolver = Targeting(zone_registry(settings.data_dir, settings.var_dir)).area_outcome
     engine = make_engine(settings)
     try:
         with session_scope(engine) as session:
             agency = access.find_agency(session=session, ref=agency_ref)
-            return intake.ingest(
+            outcome = intake.ingest(
                 session=session,
                 data=data,
                 agency=agency,
                 max_bytes=settings.max_cap_bytes,
                 actor="cli",
                 via="cli",
+                area_resolver=resolver,
             )
+        if outcome.created:
+            from alerts.dispatch.planloop import notify
+
+            notify(engine)  # the service's planners listen: planned now, not at the next poll
+        return outcome
     finally:
         engine.dispose()

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the planner pulls in the renderers: imported when planning 
 log = logging.getLogger(__name__)
 POLL_S = 0.15
 LOOKBACK = timedelta(hours=24)
-PLANNED_VIA = ("api", "console")  # feed and CLI ingest never planned (their area is not resolved)
+PLANNED_VIA = ("api", "console", "feed", "cli")  # every way an alert comes in
 _LOCK_NS = 0x7B1E  # advisory lock namespace: (namespace, alert id)
 _PENDING = sa.text(
     "SELECT a.id FROM alert a WHERE a.state = 'active' AND a.via IN :via"

@@ -23,7 +23,7 @@ from alerts.dispatch.planloop import PlanLoop, notify, replaced_by, wake_from_th
 from alerts.dispatch.planner import Planner
 from alerts.dispatch.tracking import DeliveryReportWriter, SubscriberReplies
 from alerts.dispatch.worker import Worker
-from alerts.intake.feeds import run_poller
+from alerts.intake.feeds import IngestHooks, run_poller
 from alerts.intake.service import IngestOutcome
 from alerts.mmsc.config import ReportPlan, SimulatorConfig
 from alerts.settings import Settings
@@ -109,7 +109,15 @@ class DispatchRuntime:
         self.tasks.append(
             asyncio.create_task(
                 run_poller(
-                    engine=self.engine, client=client, settings=self.settings, stop=self.stop
+                    engine=self.engine,
+                    client=client,
+                    settings=self.settings,
+                    stop=self.stop,
+                    # Feed alerts are resolved and planned like posted ones.
+                    hooks=IngestHooks(
+                        getattr(app.state, "area_resolver", None),
+                        getattr(app.state, "on_alert_stored", ()),
+                    ),
                 )
             )
         )

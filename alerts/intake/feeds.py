@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -16,11 +17,22 @@ from alerts.cap import feeds as cap_feeds
 from alerts.db import session_scope, utcnow
 from alerts.errors import AlertcastError, NotFound
 from alerts.intake import service
+from alerts.intake.columns import AreaResolver
 from alerts.intake.models import Feed, FeedEntry
 from alerts.settings import Settings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 3600.0
+OnStored = Callable[[service.IngestOutcome], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestHooks:
+    """What the service adds to a feed entry's ingest: its area resolved, then the after-store
+    hooks the API runs too (planning and sending), so a feed alert goes out like a posted one."""
+
+    area_resolver: AreaResolver | None = None
+    on_stored: Sequence[OnStored] = ()
 
 
 @dataclass(slots=True)
@@ -84,7 +96,12 @@ def _schedule_failure(feed: Feed, error: str) -> None:
 
 
 async def poll_feed(
-    *, engine: Engine, client: httpx.AsyncClient, feed_id: int, settings: Settings
+    *,
+    engine: Engine,
+    client: httpx.AsyncClient,
+    feed_id: int,
+    settings: Settings,
+    hooks: IngestHooks | None = None,
 ) -> PollReport:
     """Poll one feed now and push each new entry's CAP through the normal ingest path."""
     with session_scope(engine) as session:
@@ -117,6 +134,7 @@ async def poll_feed(
                 item=item,
                 settings=settings,
                 report=report,
+                hooks=hooks or IngestHooks(),
             )
     with session_scope(engine) as session:
         feed = get_feed(session=session, feed_id=feed_id)
@@ -155,6 +173,7 @@ async def _take_entry(
     item: cap_feeds.FeedItem,
     settings: Settings,
     report: PollReport,
+    hooks: IngestHooks,
 ) -> None:
     key = _entry_key(item)
     with session_scope(engine) as session:
@@ -167,10 +186,12 @@ async def _take_entry(
     entry = FeedEntry(feed_id=feed_id, entry_key=key, cap_url=item.cap_url, outcome="accepted")
     try:
         data = await _fetch_cap(client, item, settings.max_cap_bytes)
-        entry.alert_id, created = await asyncio.to_thread(
-            _ingest_entry, engine, feed_id, data, settings
+        outcome = await asyncio.to_thread(
+            _ingest_entry, engine, feed_id, data, settings, hooks.area_resolver
         )
+        entry.alert_id, created = outcome.alert.id, outcome.created
         entry.outcome = "accepted" if created else "duplicate"
+        await _after_store(outcome, hooks, feed_id)
     except AlertcastError as exc:
         entry.outcome = "rejected"
         entry.reasons = [asdict(v) for v in exc.violations] or [
@@ -190,9 +211,24 @@ async def _take_entry(
         report.duplicates += 1
 
 
+async def _after_store(outcome: service.IngestOutcome, hooks: IngestHooks, feed_id: int) -> None:
+    """Run the after-store hooks; a failing hook is logged, the stored entry is kept."""
+    for hook in hooks.on_stored:
+        try:
+            await hook(outcome)
+        except Exception:
+            log.exception(
+                "feed %s: after-store hook failed for alert %s", feed_id, outcome.alert.id
+            )
+
+
 def _ingest_entry(
-    engine: Engine, feed_id: int, data: bytes, settings: Settings
-) -> tuple[int | None, bool]:
+    engine: Engine,
+    feed_id: int,
+    data: bytes,
+    settings: Settings,
+    area_resolver: AreaResolver | None,
+) -> service.IngestOutcome:
     with session_scope(engine) as session:
         feed = get_feed(session=session, feed_id=feed_id)
         agency = session.get(Agency, feed.agency_id)
@@ -204,8 +240,9 @@ def _ingest_entry(
             max_bytes=settings.max_cap_bytes,
             actor=f"feed:{feed_id}",
             via="feed",
+            area_resolver=area_resolver,
         )
-        return outcome.alert.id, outcome.created
+        return outcome
 
 
 def due_feeds(*, engine: Engine) -> list[int]:
@@ -222,12 +259,15 @@ async def run_poller(
     settings: Settings,
     stop: asyncio.Event,
     tick_s: float = 5.0,
+    hooks: IngestHooks | None = None,
 ) -> None:
     """Poll due feeds until ``stop`` is set."""
     while not stop.is_set():
         for feed_id in due_feeds(engine=engine):
             try:
-                await poll_feed(engine=engine, client=client, feed_id=feed_id, settings=settings)
+                await poll_feed(
+                    engine=engine, client=client, feed_id=feed_id, settings=settings, hooks=hooks
+                )
             except Exception:
                 log.exception("feed %s poll crashed", feed_id)
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -68,3 +70,37 @@ def test_migrations_build_the_indexes_the_models_declare(database_url):
             assert built == declared, table.name
     finally:
         engine.dispose()
+
+
+def test_a_write_is_committed_before_its_response_is_sent(settings):
+    """Read-your-writes: a 201 means the row is durable, even when the commit is slow.
+
+    Over a real server: TestClient returns only once the whole ASGI call ends, which hides
+    work done after the response was sent.
+    """
+    import httpx
+    from sqlmodel import Session
+
+    from tests.alerts.conftest import make_agency
+    from tests.e2e.server import free_port, running
+
+    agency = make_agency(settings, "Slow commit", ["x@example.gov"])
+
+    def slow_commit(session: object) -> None:
+        time.sleep(0.5)
+
+    port = free_port()
+    with running(settings, port) as base, httpx.Client(base_url=base, timeout=10) as http:
+        sa.event.listen(Session, "before_commit", slow_commit)
+        try:
+            r = http.post(
+                "/api/v1/feeds", json={"url": "http://127.0.0.1:9/f.atom"}, headers=agency.headers
+            )
+            engine = make_engine(settings)
+            with engine.connect() as conn:
+                stored = conn.execute(sa.text("SELECT count(*) FROM feed")).scalar_one()
+            engine.dispose()
+        finally:
+            sa.event.remove(Session, "before_commit", slow_commit)
+    assert r.status_code == 201, r.text
+    assert stored == 1

@@ -4,18 +4,23 @@ delivery reports back, every targeted subscriber delivered exactly once."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import numpy as np
 import shapely
+import sqlalchemy as sa
 from shapely.geometry import shape
 
 from alerts.db import make_engine
+from alerts.flows import ingest_source
 from alerts.settings import Settings
 from alerts.subscribers import importer
 from tests.alerts.conftest import make_agency
+from tests.alerts.test_feeds import _handler, _Site
 from tests.capdocs import cancel_of, evacuation
 from tests.dbfixtures import database_url, pg_database, sqlite_template  # noqa: F401
 from tests.e2e.server import free_port, running
@@ -214,3 +219,80 @@ def test_count_far_above_the_senders_preview_blocks_dispatch(database_url, share
         assert str(len(expected)) in summary["blocked_reason"]
         assert summary["by_state"] == {}
         assert client.get("/mmsc-sim/api/stats").json().get("recipients", 0) == 0
+
+
+def test_feed_alert_is_resolved_planned_and_delivered(database_url, shared_data, tmp_path):  # noqa: F811
+    """A CAP alert arriving through an agency's registered feed goes out like a posted one."""
+    port = free_port()
+    settings = _settings(database_url, port)
+    expected = _populate(settings, shared_data, tmp_path, 30, 30)
+    agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
+    site = _Site()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    feed_base = f"http://127.0.0.1:{server.server_address[1]}"
+    site.files["/cap/evac.xml"] = evacuation()
+    site.files["/alerts.atom"] = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:test:feed</id><title>NYCEM</title>'
+        "<updated>2026-11-30T12:00:00Z</updated><entry><id>urn:test:evac</id>"
+        "<title>Evacuate</title><updated>2026-11-30T12:00:00Z</updated>"
+        f'<link rel="alternate" type="application/cap+xml" href="{feed_base}/cap/evac.xml"/>'
+        "</entry></feed>"
+    ).encode()
+    try:
+        with (
+            running(settings, port) as base,
+            httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+        ):
+            r = client.post("/api/v1/feeds", json={"url": f"{feed_base}/alerts.atom"})
+            assert r.status_code == 201, r.text
+            feed_id = r.json()["id"]
+            alert_id = None
+            deadline = time.monotonic() + 30
+            while alert_id is None and time.monotonic() < deadline:
+                entries = client.get(f"/api/v1/feeds/{feed_id}/entries").json()
+                assert isinstance(entries, list), entries
+                alert_id = next((e["alert_id"] for e in entries if e["alert_id"]), None)
+                time.sleep(0.2)
+            assert alert_id is not None, entries
+            engine = make_engine(settings)
+            with engine.connect() as conn:
+                via = conn.execute(sa.text("SELECT via FROM alert WHERE id = :a"), {"a": alert_id})
+                assert via.scalar_one() == "feed"
+            engine.dispose()
+            summary = _wait(
+                client,
+                alert_id,
+                lambda s: (
+                    s["plan_state"] == "done" and sum(s["by_state"].values()) >= len(expected)
+                ),
+            )
+            assert summary["targeted"] == len(expected)
+            assert summary["by_state"] == {"delivered": len(expected)}
+            assert client.get("/mmsc-sim/api/stats").json()["recipients"] == len(expected)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_ingested_alert_is_sent_by_the_running_service(database_url, shared_data, tmp_path):  # noqa: F811
+    """``alertcast ingest FILE`` stores the alert with its area; the running service sends it."""
+    port = free_port()
+    settings = _settings(database_url, port)
+    expected = _populate(settings, shared_data, tmp_path, 30, 30)
+    agency = make_agency(settings, "NYCEM", ["nycem@nyc.gov"])
+    path = tmp_path / "evac.xml"
+    path.write_bytes(evacuation())
+    with (
+        running(settings, port) as base,
+        httpx.Client(base_url=base, timeout=30, headers=agency.headers) as client,
+    ):
+        outcome = ingest_source(source=str(path), agency_ref="NYCEM", settings=settings)
+        assert outcome.created and outcome.alert.id is not None
+        summary = _wait(
+            client,
+            outcome.alert.id,
+            lambda s: s["plan_state"] == "done" and sum(s["by_state"].values()) >= len(expected),
+        )
+        assert summary["targeted"] == len(expected)
+        assert summary["by_state"] == {"delivered": len(expected)}
