@@ -90,6 +90,9 @@ class DispatchPlan(SQLModel, table=True):
     resume_segment: int = 0
     resume_after: int = 0
     materialized_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set by the sweep once it stopped waiting for this alert's delivery reports (what was
+    # still ``submitted`` then became ``expired``).
+    reports_closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class PlanRequest(SQLModel, table=True):

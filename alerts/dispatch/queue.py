@@ -10,13 +10,19 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from alerts.db import bulk_insert, db_time, utcnow
-from alerts.dispatch.models import DeliveryState, PlanState
+from alerts.dispatch.models import DeliveryState, DispatchPlan, PlanState
 
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 60.0
 MAX_ATTEMPTS = 10
+# Waiting for delivery reports ends this long after the message's expiry (the MMSC drops an
+# undelivered message at its ExpiryDate, the alert's ``expires``), or, for an alert without
+# one, this long after the plan was written (a common MMSC default validity).
+REPORT_GRACE = timedelta(hours=1)
+REPORT_MAX_WAIT = timedelta(hours=72)
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,6 +470,57 @@ def sweep(engine: Engine) -> None:
                 " AND d.alert_id = dispatch_plan.alert_id)"
             )
         )
+        close_reports(conn, utcnow())
+
+
+def close_reports(
+    conn: sa.Connection,
+    now: datetime,
+    *,
+    grace: timedelta = REPORT_GRACE,
+    max_wait: timedelta = REPORT_MAX_WAIT,
+) -> int:
+    """Stop waiting for reports that can no longer come: ``submitted`` -> ``expired``.
+
+    Once per plan (``reports_closed_at``), when the message could no longer be delivered;
+    the reason says no report came. Returns the deliveries moved.
+    """
+    plans = sa.select(
+        col(DispatchPlan.alert_id),
+        col(DispatchPlan.expires_at),
+        col(DispatchPlan.materialized_at),
+    ).where(
+        col(DispatchPlan.reports_closed_at).is_(None),
+        col(DispatchPlan.materialized_at).is_not(None),
+    )
+    moved = 0
+    for alert_id, expires_at, materialized_at in conn.execute(plans).all():
+        if expires_at is not None:
+            cutoff, why = expires_at + grace, f"{_hours(grace)} after the message expired"
+        else:
+            assert materialized_at is not None  # the query's condition
+            cutoff, why = materialized_at + max_wait, f"{_hours(max_wait)} after it was sent"
+        if cutoff > now:
+            continue
+        res = conn.execute(
+            _CLOSE_REPORTS,
+            {"a": alert_id, "t": db_time(conn, now), "r": f"no delivery report {why}"},
+        )
+        conn.execute(_REPORTS_CLOSED, {"a": alert_id, "t": db_time(conn, now)})
+        moved += int(res.rowcount or 0)
+    return moved
+
+
+def _hours(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:g} h"
+
+
+_CLOSE_REPORTS = sa.text(
+    "UPDATE delivery SET state = 'expired', final_at = :t, reason = :r"
+    " WHERE alert_id = :a AND state = 'submitted'"
+)
+_REPORTS_CLOSED = sa.text("UPDATE dispatch_plan SET reports_closed_at = :t WHERE alert_id = :a")
 
 
 def in_flight(engine: Engine, alert_id: int) -> int:

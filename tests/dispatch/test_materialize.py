@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -328,3 +328,97 @@ def test_resume_order_keeps_stored_positions() -> None:
         ("es", 5),
         ("ko", 1),  # new since the crash: written last
     ]
+
+
+def test_reports_that_can_no_longer_come_are_closed_once(world: World) -> None:
+    """``submitted`` rows become ``expired`` (with the reason) once the message is undeliverable."""
+    past, soon = world.ingest(), world.ingest(identifier="soon")
+    for alert_id in (past, soon):
+        world.planner().plan(alert_id)
+    now = datetime.now(UTC)
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE delivery SET state = 'submitted'"))
+        conn.execute(sa.text("UPDATE delivery SET state = 'delivered' WHERE id % 7 = 0"))
+        for alert_id, expires in (
+            (past, now - timedelta(hours=2)),
+            (soon, now + timedelta(hours=1)),
+        ):
+            conn.execute(
+                sa.text(
+                    "UPDATE dispatch_plan SET expires_at = :t, state = 'done' WHERE alert_id = :a"
+                ),
+                {"t": db_time(conn, expires), "a": alert_id},
+            )
+    submitted = world.scalar(
+        "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'submitted'", a=past
+    )
+    delivered = world.scalar(
+        "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'delivered'", a=past
+    )
+    assert submitted and delivered
+    queue.sweep(world.engine)
+    with world.engine.connect() as conn:
+        by_state = dict(
+            conn.execute(
+                sa.text("SELECT state, count(*) FROM delivery WHERE alert_id = :a GROUP BY state"),
+                {"a": past},
+            ).all()
+        )
+        reasons = (
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT reason FROM delivery WHERE alert_id = :a AND state = 'expired'"
+                ),
+                {"a": past},
+            )
+            .scalars()
+            .all()
+        )
+    assert by_state == {"expired": submitted, "delivered": delivered}
+    assert reasons == ["no delivery report 1 h after the message expired"]
+    assert world.scalar(
+        "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'submitted'", a=soon
+    )
+    assert world.scalar("SELECT reports_closed_at FROM dispatch_plan WHERE alert_id = :a", a=past)
+    with world.engine.begin() as conn:  # closed once: a row written back later is left alone
+        conn.execute(
+            sa.text("UPDATE delivery SET state = 'submitted' WHERE alert_id = :a"), {"a": past}
+        )
+    queue.sweep(world.engine)
+    assert (
+        world.scalar(
+            "SELECT count(*) FROM delivery WHERE alert_id = :a AND state = 'expired'", a=past
+        )
+        == 0
+    )
+
+
+def test_reports_without_an_expiry_are_awaited_for_the_maximum_wait(world: World) -> None:
+    alert_id = world.ingest()
+    world.planner().plan(alert_id)
+    with world.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE delivery SET state = 'submitted'"))
+        conn.execute(
+            sa.text(
+                "UPDATE dispatch_plan SET expires_at = NULL, materialized_at = :t WHERE alert_id = :a"
+            ),
+            {
+                "t": db_time(
+                    conn, datetime.now(UTC) - queue.REPORT_MAX_WAIT + timedelta(minutes=5)
+                ),
+                "a": alert_id,
+            },
+        )
+    queue.sweep(world.engine)
+    assert not world.scalar("SELECT count(*) FROM delivery WHERE state = 'expired'")
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE dispatch_plan SET materialized_at = :t WHERE alert_id = :a"),
+            {"t": db_time(conn, datetime.now(UTC) - queue.REPORT_MAX_WAIT), "a": alert_id},
+        )
+    queue.sweep(world.engine)
+    assert not world.scalar("SELECT count(*) FROM delivery WHERE state = 'submitted'")
+    assert (
+        world.scalar("SELECT DISTINCT reason FROM delivery WHERE state = 'expired'")
+        == "no delivery report 72 h after it was sent"
+    )
