@@ -76,6 +76,17 @@ async def get_principal(
     return principal
 
 
+async def get_optional_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> Principal | None:
+    """The caller when a key is given (401 when it is unknown), None for anonymous reads."""
+    if not (bearer or header):
+        return None
+    return await get_principal(request, bearer, header)
+
+
 async def get_current_agency(principal: Annotated[Principal, Depends(get_principal)]) -> Agency:
     """The agency whose API key signed this request."""
     return principal.agency
@@ -95,4 +106,5 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 CurrentAgency = Annotated[Agency, Depends(get_current_agency)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 AdminPrincipal = Annotated[Principal, Depends(get_admin)]

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from alerts.db import session_scope
-from alerts.deps import CurrentAgency, EngineDep, SessionDep, SettingsDep
+from alerts.deps import CurrentAgency, EngineDep, OptionalPrincipal, SessionDep, SettingsDep
 from alerts.dispatch.service import expect_recipients
 from alerts.errors import BadInput, PayloadTooLarge, UnsupportedMediaType, Violation
 from alerts.intake import service
@@ -204,6 +204,7 @@ def _as_dicts(result: Any) -> list[dict[str, Any]]:
 @router.get("", response_model=AlertPage, summary="List alerts")
 def list_alerts(
     session: SessionDep,
+    principal: OptionalPrincipal,
     status: Annotated[str | None, Query(description="CAP status, e.g. Actual, Exercise")] = None,
     active: Annotated[
         bool | None, Query(description="Only active (or only inactive) alerts")
@@ -213,9 +214,10 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AlertPage:
-    """A page of alerts, newest first."""
+    """A page of alerts, newest first: without a key the Public ones, with one also your own."""
     rows, total = service.list_alerts(
         session=session,
+        principal=principal,
         status=status,
         active=active,
         since=since,
@@ -235,9 +237,9 @@ def list_alerts(
     },
     summary="The original CAP bytes",
 )
-def get_alert_xml(alert_id: int, session: SessionDep) -> Response:
-    """The CAP document exactly as it was received."""
-    alert = service.get_alert(session=session, alert_id=alert_id)
+def get_alert_xml(alert_id: int, session: SessionDep, principal: OptionalPrincipal) -> Response:
+    """The CAP document exactly as it was received (Restricted/Private: the sender's key)."""
+    alert = service.get_readable_alert(session=session, alert_id=alert_id, principal=principal)
     return Response(alert.raw_xml, media_type="application/cap+xml")
 
 
@@ -247,6 +249,8 @@ def get_alert_xml(alert_id: int, session: SessionDep) -> Response:
     responses={404: {"description": "No such alert", **_PROBLEM}},
     summary="One alert",
 )
-def get_alert(alert_id: int, session: SessionDep) -> AlertDetail:
-    """One alert with its parsed infos and resolved area."""
-    return detail(service.get_alert(session=session, alert_id=alert_id))
+def get_alert(alert_id: int, session: SessionDep, principal: OptionalPrincipal) -> AlertDetail:
+    """One alert with its parsed infos and resolved area (Restricted/Private: the sender's key)."""
+    return detail(
+        service.get_readable_alert(session=session, alert_id=alert_id, principal=principal)
+    )

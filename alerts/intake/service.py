@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, func, select
 
 from alerts import cap
-from alerts.access.models import Agency
+from alerts.access.models import Agency, Principal
 from alerts.audit import service as audit
 from alerts.cap import atom as cap_atom
 from alerts.db import utcnow
@@ -227,6 +227,41 @@ def approve(
     return IngestOutcome(alert=alert, created=False, changed=changed)
 
 
+# What anyone may read without a key: Public-scope alerts that were issued (not drafts, not
+# waiting for or refused approval). Restricted and Private alerts, and an agency's own drafts,
+# need that agency's key (or an admin key).
+_UNPUBLISHED = (AlertState.PENDING_APPROVAL.value, AlertState.REJECTED.value)
+
+
+def readable_by(alert: Alert, principal: Principal | None) -> bool:
+    """May this caller (None: anonymous) read the alert's content?"""
+    if principal is not None and (principal.admin or alert.agency_id == principal.agency.id):
+        return True
+    return alert.scope == "Public" and alert.status != "Draft" and alert.state not in _UNPUBLISHED
+
+
+def _readable_clause(principal: Principal | None) -> sa.ColumnElement[bool] | None:
+    """``readable_by`` as SQL (None: everything)."""
+    if principal is not None and principal.admin:
+        return None
+    public = sa.and_(
+        col(Alert.scope) == "Public",
+        col(Alert.status) != "Draft",
+        col(Alert.state).not_in(_UNPUBLISHED),
+    )
+    if principal is None:
+        return public
+    return sa.or_(col(Alert.agency_id) == principal.agency.id, public)
+
+
+def get_readable_alert(*, session: Session, alert_id: int, principal: Principal | None) -> Alert:
+    """One alert this caller may read, or NotFound (an unreadable alert is not disclosed)."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or not readable_by(alert, principal):
+        raise NotFound(f"alert {alert_id} does not exist")
+    return alert
+
+
 def get_alert(*, session: Session, alert_id: int) -> Alert:
     """One stored alert or NotFound."""
     alert = session.get(Alert, alert_id)
@@ -275,9 +310,13 @@ def list_alerts(
     sender: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    principal: Principal | Literal["all"] | None = "all",
 ) -> tuple[list[Alert], int]:
-    """A filtered page of alerts, newest first, and the total count."""
+    """A filtered page of alerts, newest first, and the total count (those ``principal`` may read)."""
     q = select(Alert)
+    readable = None if principal == "all" else _readable_clause(principal)
+    if readable is not None:
+        q = q.where(readable)
     if status:
         q = q.where(Alert.status == status)
     if sender:

@@ -174,3 +174,52 @@ def test_list_filters_and_pagination(client, nws, shared_data):
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["database"] == "ok"
+
+
+def test_restricted_and_private_alerts_are_read_only_with_the_senders_key(client, settings):
+    from tests.cap.factories import cap_xml
+
+    owner = make_agency(settings, "Police", ["police@example.org"])
+    other = make_agency(settings, "Other", ["other@example.org"])
+    bodies = {
+        "public": cap_xml(identifier="P-1", sender="police@example.org"),
+        "restricted": cap_xml(
+            identifier="R-1",
+            sender="police@example.org",
+            scope="Restricted",
+            alert_extra="<restriction>law enforcement only</restriction>",
+        ),
+        "private": cap_xml(
+            identifier="V-1",
+            sender="police@example.org",
+            scope="Private",
+            alert_extra="<addresses>unit7@example.org</addresses>",
+        ),
+    }
+    ids = {}
+    for name, body in bodies.items():
+        r = client.post("/api/v1/alerts", content=body, headers={**CAP, **owner.headers})
+        assert r.status_code == 201, r.text
+        ids[name] = r.json()["id"]
+
+    def listed(headers: dict[str, str]) -> set[int]:
+        page = client.get("/api/v1/alerts", headers=headers).json()
+        assert page["total"] == len(page["items"])
+        return {a["id"] for a in page["items"]}
+
+    assert listed({}) == {ids["public"]}
+    assert listed(other.headers) == {ids["public"]}
+    assert listed(owner.headers) == set(ids.values())
+    for name in ("restricted", "private"):
+        for suffix in ("", ".xml"):
+            url = f"/api/v1/alerts/{ids[name]}{suffix}"
+            assert client.get(url).status_code == 404  # not disclosed, not even its existence
+            assert client.get(url, headers=other.headers).status_code == 404
+            assert client.get(url, headers=owner.headers).status_code == 200
+    assert (
+        client.get(f"/api/v1/alerts/{ids['private']}.xml", headers=owner.headers).content
+        == (bodies["private"])
+    )
+    assert client.get(f"/api/v1/alerts/{ids['public']}").status_code == 200
+    bad_key = client.get("/api/v1/alerts", headers={"X-API-Key": "not-a-key"})
+    assert bad_key.status_code == 401
