@@ -148,7 +148,9 @@ def _draw_furniture(
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     mapdecor.draw_title(fig, lay, renderer, lines, severity)
     if lay.exercise:
-        mapdecor.draw_exercise_band(fig, lay, renderer, style.word("exercise", facts.language))
+        mapdecor.draw_exercise_band(
+            fig, lay, renderer, style.word(style.band_word(facts.status), facts.language)
+        )
         mapdecor.draw_exercise_frame(fig, lay)
     if lay.compact:
         return

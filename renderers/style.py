@@ -41,6 +41,7 @@ _WORDS = {
         "area": "Alert area",
         "zones": "Evacuation zones",
         "exercise": "EXERCISE — NOT A REAL ALERT",
+        "test": "TEST — NOT A REAL ALERT",
         "Extreme": "Extreme",
         "Severe": "Severe",
         "Moderate": "Moderate",
@@ -53,6 +54,7 @@ _WORDS = {
         "area": "Área de alerta",
         "zones": "Zonas de evacuación",
         "exercise": "SIMULACRO — NO ES UNA ALERTA REAL",
+        "test": "PRUEBA — NO ES UNA ALERTA REAL",
         "Extreme": "Extrema",
         "Severe": "Grave",
         "Moderate": "Moderada",
@@ -72,6 +74,11 @@ def word(key: str, language: str) -> str:
     """A map word in the given language (English when the language has no translation)."""
     table = _WORDS.get(base_language(language), _WORDS["en"])
     return table.get(key, _WORDS["en"][key])
+
+
+def band_word(status: str) -> str:
+    """Which band a non-Actual status carries: ``test`` for CAP Test, else ``exercise``."""
+    return "test" if status.strip().lower() == "test" else "exercise"
 
 
 def is_exercise(status: str) -> bool:

@@ -9,6 +9,7 @@ the link to the full alert added whenever something had to give way.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "update": "UPDATE: {event} in {area}{until}. {action}{sender}",
         "cancel": "CANCELLED: {event} for {area}. {action}{sender}",
         "exercise": "EXERCISE, NOT A REAL ALERT: {event} in {area}{until}. {action}{sender}",
+        "test": "TEST, NOT A REAL ALERT: {event} in {area}{until}. {action}{sender}",
         "until": " until {time}",
         "expires": "Expires",
         "area": "Area",
@@ -57,6 +59,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "update": "ACTUALIZACIÓN: {event} en {area}{until}. {action}{sender}",
         "cancel": "CANCELADA: {event} para {area}. {action}{sender}",
         "exercise": "SIMULACRO, NO ES UNA ALERTA REAL: {event} en {area}{until}. {action}{sender}",
+        "test": "PRUEBA, NO ES UNA ALERTA REAL: {event} en {area}{until}. {action}{sender}",
         "until": " hasta {time}",
         "expires": "Vence",
         "area": "Zona",
@@ -120,8 +123,12 @@ class MessageText:
 
 
 def message_kind(status: str, msg_type: str) -> str:
-    """The template kind: exercise (any non-Actual status), cancel, update or alert."""
-    if status.strip().lower() != "actual":
+    """The template kind: test (CAP Test), exercise (any other non-Actual status), cancel,
+    update or alert."""
+    state = status.strip().lower()
+    if state == "test":
+        return "test"
+    if state != "actual":
         return "exercise"
     return {"cancel": "cancel", "update": "update"}.get(msg_type.strip().lower(), "alert")
 
@@ -257,13 +264,18 @@ def compose(info: InfoText, limit: int, *, link: str = "", gsm7: bool = True) ->
     return (cut_words(text, room) + (f" {more}" if more else "")).strip()
 
 
+# A CMAM text an agency wrote for a non-Actual message gets a marker unless it has one.
+_MARKERS = {"exercise": ("EXERCISE: ", "SIMULACRO: "), "test": ("TEST: ", "PRUEBA: ")}
+_HAS_MARKER = re.compile(r"\b(EXERCISE|SIMULACRO|TEST|PRUEBA|DRILL)\b")
+
+
 def _cmam(info: InfoText, name: str, limit: int, kind: str) -> str | None:
     value = " ".join(info.parameters.get(name, "").split())
     if not value or len(value) > limit:
         return None
-    if kind == "exercise" and "EXERCISE" not in value.upper() and "SIMULACRO" not in value.upper():
-        marker = "SIMULACRO: " if base_language(info.language) == "es" else "EXERCISE: "
-        value = marker + value
+    markers = _MARKERS.get(kind)
+    if markers and not _HAS_MARKER.search(value.upper()):
+        value = markers[base_language(info.language) == "es"] + value
         if len(value) > limit:
             return None
     return value

@@ -61,8 +61,8 @@ def words_of(text: str) -> set[str]:
 def assert_whole_words(form: str, *sources: str) -> None:
     """Every word in the form appears whole in the sources (or the template)."""
     allowed = words_of(" ".join(sources)) | words_of(
-        "in until AM PM EDT EST More UPDATE CANCELLED for EXERCISE NOT A REAL ALERT "
-        "en hasta Mas ACTUALIZACION CANCELADA para SIMULACRO NO ES UNA "
+        "in until AM PM EDT EST More UPDATE CANCELLED for EXERCISE TEST NOT A REAL ALERT "
+        "en hasta Mas ACTUALIZACION CANCELADA para SIMULACRO PRUEBA NO ES UNA "
         "Mon Tue Wed Thu Fri Sat Sun lun mar mie jue vie sab dom now Evacuate Evacue ahora"
     )
     allowed |= words_of(gsm7_friendly(" ".join(sources)))
@@ -126,6 +126,26 @@ def test_overlong_cmam_ignored():
     assert len(m.short) <= SHORT_LIMIT
 
 
+@pytest.mark.parametrize(
+    ("language", "cmam", "short", "long"),
+    [
+        ("en-US", "Evacuate NYC Zone 1 now.", "TEST: Evacuate", "TEST, NOT A REAL ALERT"),
+        ("es-US", "Evacúe la Zona 1 ahora.", "PRUEBA: Evac", "PRUEBA, NO ES UNA ALERTA REAL"),
+        ("en-US", "Latest contest results: evacuate.", "TEST: Latest", "TEST, NOT A REAL ALERT"),
+        ("en-US", "TEST of the alert system.", "TEST of the", "TEST, NOT A REAL ALERT"),
+    ],
+)
+def test_a_test_message_says_test_in_its_language(language, cmam, short, long):
+    """CAP status Test is a technical test, not an exercise: every form says so."""
+    info = replace(EN, status="Test", language=language, parameters={"CMAMtext": cmam})
+    m = message_text(info)
+    assert m.kind == "test"
+    assert m.short.startswith(short)
+    assert m.long.startswith(long)
+    assert m.full.startswith(long)
+    assert "EXERCISE" not in m.full and "SIMULACRO" not in m.full
+
+
 def test_exercise_marks_every_form_even_cmam():
     info = replace(EN, status="Exercise", parameters={"CMAMtext": "Evacuate NYC Zone 1 now."})
     m = message_text(info)
@@ -141,7 +161,7 @@ def test_exercise_marks_every_form_even_cmam():
         ("Actual", "Alert", "alert"),
         ("Actual", "Update", "update"),
         ("Actual", "Cancel", "cancel"),
-        ("Test", "Alert", "exercise"),
+        ("Test", "Alert", "test"),
         ("Draft", "Cancel", "exercise"),
         ("Exercise", "Update", "exercise"),
     ],
