@@ -12,14 +12,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from alerts.access.user_models import CAN_APPROVE
+from alerts.access.user_models import CAN_APPROVE, CAN_COMPOSE
 from alerts.access.users import require_role
 from alerts.audit import service as audit
 from alerts.console import flows, proxy
 from alerts.console.routes_compose import read_post
 from alerts.console.web import ApiOperator, CurrentOperator, Operator, redirect, render
 from alerts.db import session_scope
-from alerts.deps import SessionDep
+from alerts.deps import EngineDep, SessionDep
+from alerts.dispatch import service as dispatch_service
+from alerts.dispatch.models import DispatchPlan, PlanState
 from alerts.errors import AlertcastError, NotFound
 from alerts.intake import service as intake
 from alerts.intake.models import Alert
@@ -81,6 +83,7 @@ def _detail(
     status_code: int = 200,
 ) -> Response:
     facts = flows.sent_facts(session, alert)
+    plan = session.get(DispatchPlan, alert.id)
     return render(
         request,
         "alert.html",
@@ -92,6 +95,7 @@ def _detail(
         recipients=facts.recipients,
         area_desc=facts.area_desc,
         state=intake.effective_state(alert),
+        sending=plan is None or plan.state == PlanState.DISPATCHING,
         error=error,
         own=facts.author == op.actor,
         cap_xml=alert.raw_xml.decode("utf-8", "replace"),
@@ -121,6 +125,36 @@ async def approve(
         session.commit()
         alert = intake.get_alert(session=session, alert_id=alert_id)
         return _detail(request, op, session, alert, exc.detail, exc.status)
+    return redirect(f"/console/alerts/{alert_id}")
+
+
+@router.post("/{alert_id}/stop")
+async def stop(
+    request: Request, alert_id: int, op: CurrentOperator, session: SessionDep, engine: EngineDep
+) -> Response:
+    """Stop sending now: one person, no approval (stopping never sends anything).
+
+    Every message not yet handed to the MMSC is cancelled and the answer comes once none is in
+    flight; people already reached are not told (that is what a Cancel or a correction is for).
+    """
+    await read_post(request, op)
+    try:
+        require_role(op.user, CAN_COMPOSE, "stop sending")
+        _own(op, intake.get_alert(session=session, alert_id=alert_id))
+    except AlertcastError as exc:
+        alert = intake.get_alert(session=session, alert_id=alert_id)
+        return _detail(request, op, session, _own(op, alert), exc.detail, exc.status)
+    result = await dispatch_service.cancel_async(
+        engine, alert_id, reason=f"sending stopped in the console by {op.user.username}"
+    )
+    audit.record(
+        session=session,
+        actor=op.actor,
+        action="alert.dispatch.stop",
+        target_type="alert",
+        target_id=alert_id,
+        detail=result,
+    )
     return redirect(f"/console/alerts/{alert_id}")
 
 

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from alerts import cap
 from alerts.audit.models import AuditEvent
 from alerts.db import make_engine
+from alerts.dispatch.models import DispatchPlan
 from alerts.intake.models import Alert
 from tests.console.conftest import OUTSIDE, csrf_of, login
 from tests.console.helpers import alert_id_of, compose_form, review, send
@@ -204,3 +205,44 @@ def test_map_and_audit_pages(client: TestClient, team) -> None:
     audit = client.get(f"/console/audit?target={alert_id}")
     assert "console.send" in audit.text
     assert "CAP payload" in audit.text
+
+
+def test_one_operator_stops_sending_at_once_and_it_is_audited(
+    client: TestClient, team, settings
+) -> None:
+    login(client, "alice")
+    alert_id = alert_id_of(send(client, compose_form(client, status="Exercise"), confirm=None))
+    page = client.get(f"/console/alerts/{alert_id}")
+    assert 'id="stop-sending"' in page.text
+    stopped = client.post(
+        f"/console/alerts/{alert_id}/stop",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert stopped.status_code == 303, stopped.text
+    engine = make_engine(settings)
+    with Session(engine) as s:
+        plan = s.get(DispatchPlan, alert_id)
+        events = list(s.exec(select(AuditEvent).where(AuditEvent.target_id == str(alert_id))))
+    engine.dispose()
+    assert plan is not None and plan.state == "cancelled"  # no planner may plan it any more
+    assert any(e.action == "alert.dispatch.stop" and e.actor == "user:alice" for e in events)
+    assert 'id="stop-sending"' not in client.get(f"/console/alerts/{alert_id}").text
+
+
+def test_a_viewer_cannot_stop_sending(client: TestClient, team, settings) -> None:
+    login(client, "alice")
+    alert_id = alert_id_of(send(client, compose_form(client, status="Exercise"), confirm=None))
+    login(client, "vic")
+    page = client.get(f"/console/alerts/{alert_id}")
+    assert 'id="stop-sending"' not in page.text
+    refused = client.post(
+        f"/console/alerts/{alert_id}/stop",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    engine = make_engine(settings)
+    with Session(engine) as s:
+        assert s.get(DispatchPlan, alert_id) is None
+    engine.dispose()

@@ -284,6 +284,39 @@ def test_cancel_mid_dispatch_stops_pending_deliveries(browser: Any, server: str)
     shot(approver, "11-cancelled-mid-dispatch")
 
 
+def test_one_click_stop_sending(browser: Any, server: str) -> None:
+    """The approver sees the alert go out to the wrong people and stops it alone, at once."""
+    author = signed_in(browser, server, "alice")
+    author.goto("/console/compose?status=Actual")
+    author.get_by_label("Area name").fill("Midtown East")
+    author.get_by_label("Start from a template").select_option("shelter_in_place")
+    draw_polygon(author, CROWD_CORNERS)
+    sync_api.expect(author.locator("#reach")).to_contain_text(
+        "Will reach 60 people", timeout=45_000
+    )
+    author.get_by_role("button", name="Review before sending").click()
+    author.get_by_label("To send this REAL alert").fill("Midtown East")
+    author.get_by_role("button", name="Submit REAL alert for approval").click()
+    author.wait_for_url("**/console/alerts/*")
+    alert_url = author.url
+
+    approver = signed_in(browser, server, "bob")
+    approver.goto(alert_url)
+    approver.get_by_role("button", name="Approve and send").click()
+    sync_api.expect(approver.locator("#dashboard")).to_contain_text("delivered", timeout=30_000)
+    shot(approver, "12-stop-sending-offered")
+    approver.get_by_role("button", name="Stop sending").click()
+    approver.wait_for_url(alert_url)
+    sync_api.expect(approver.get_by_role("button", name="Stop sending")).to_have_count(0)
+    dashboard = approver.locator("#dashboard")
+    sync_api.expect(dashboard).to_have_attribute("data-done", "1", timeout=120_000)
+    sync_api.expect(dashboard).to_contain_text("cancelled")
+    sync_api.expect(dashboard).to_have_attribute("data-pending", "0")
+    delivered = int(dashboard.get_attribute("data-delivered") or 0)
+    assert 0 < delivered < 60
+    shot(approver, "13-stopped")
+
+
 def test_exercise_banner_everywhere(browser: Any, server: str) -> None:
     page = signed_in(browser, server, "alice")
     page.goto("/console/compose")
