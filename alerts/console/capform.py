@@ -13,6 +13,7 @@ from alerts.cap.values import format_datetime, parse_datetime
 from alerts.console.message_templates import LANGUAGES
 from alerts.db import utcnow
 from alerts.errors import BadInput, Violation
+from renderers.localtime import base_language
 
 STATUSES = ("Actual", "Exercise", "Test")
 MSG_TYPES = ("Alert", "Update", "Cancel")
@@ -122,12 +123,22 @@ def stamp(composed: Composed, agency: Agency) -> None:
         composed.sent = format_datetime(utcnow())
 
 
-def _marked(headline: str, status: str) -> str:
-    """Exercise and test messages say so in their first word, on every phone."""
-    mark = status.upper() + ": "
-    if status == "Actual" or headline.upper().startswith(status.upper()):
+# The first word of an exercise or test headline, in the headline's language.
+_MARKS = {
+    "Exercise": {"en": "EXERCISE", "es": "SIMULACRO"},
+    "Test": {"en": "TEST", "es": "PRUEBA"},
+}
+
+
+def _marked(headline: str, status: str, language: str = "en") -> str:
+    """Exercise and test messages say so in their first word, on every phone, in its language."""
+    if status == "Actual":
         return headline
-    return (mark + headline)[:SHORT_MAX]
+    words = _MARKS.get(status, {})
+    mark = words.get(base_language(language)) or words.get("en") or status.upper()
+    if headline.upper().startswith((mark, status.upper())):
+        return headline
+    return f"{mark}: {headline}"[:SHORT_MAX]
 
 
 def _info(
@@ -145,7 +156,7 @@ def _info(
         certainty=cap.Certainty(c["certainty"]),
         expires=sent + timedelta(hours=composed.expires_hours),
         sender_name=sender_name,
-        headline=_marked(headline, composed.status),
+        headline=_marked(headline, composed.status, lang),
         instruction=instruction or None,
         areas=(area,),
     )

@@ -153,7 +153,8 @@ def test_exercise_goes_without_approval_and_says_so(client: TestClient, team, se
     assert alert.status == "Exercise"
     assert alert.state == "active"
     parsed = cap.parse(alert.raw_xml).raise_for_errors()
-    assert all(i.headline and i.headline.startswith("EXERCISE:") for i in parsed.infos)
+    marks = {i.language: (i.headline or "").split(":")[0] for i in parsed.infos}
+    assert marks == {"en-US": "EXERCISE", "es-US": "SIMULACRO"}  # each in its own language
     page = client.get(f"/console/alerts/{alert_id}")
     assert "<title>EXERCISE" in page.text
     assert "NOT A REAL EMERGENCY" in page.text
