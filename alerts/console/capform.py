@@ -130,13 +130,18 @@ _MARKS = {
 }
 
 
+def mark_word(status: str, language: str) -> str:
+    """The word an exercise or test headline starts with in ``language`` ('' for Actual)."""
+    if status == "Actual":
+        return ""
+    words = _MARKS.get(status, {})
+    return words.get(base_language(language)) or words.get("en") or status.upper()
+
+
 def _marked(headline: str, status: str, language: str = "en") -> str:
     """Exercise and test messages say so in their first word, on every phone, in its language."""
-    if status == "Actual":
-        return headline
-    words = _MARKS.get(status, {})
-    mark = words.get(base_language(language)) or words.get("en") or status.upper()
-    if headline.upper().startswith((mark, status.upper())):
+    mark = mark_word(status, language)
+    if not mark or headline.upper().startswith((mark, status.upper())):
         return headline
     return f"{mark}: {headline}"[:SHORT_MAX]
 

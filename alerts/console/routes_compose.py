@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from alerts.access.user_models import CAN_COMPOSE
 from alerts.access.users import require_role
 from alerts.console import flows, prefill
-from alerts.console.capform import LONG_MAX, SHORT_MAX, STATUSES
+from alerts.console.capform import LONG_MAX, SHORT_MAX, STATUSES, mark_word
 from alerts.console.message_templates import LANGUAGES, TEMPLATES, as_json
 from alerts.console.web import CurrentOperator, Operator, check_csrf, redirect, render
 from alerts.deps import SessionDep
@@ -42,6 +42,7 @@ def compose_page(
         form=form,
         error=error,
         languages=LANGUAGES,
+        marks={lang: mark_word(str(form.get("status") or "Actual"), lang) for lang in LANGUAGES},
         templates=TEMPLATES,
         templates_json=as_json(),
         short_max=SHORT_MAX,

@@ -330,6 +330,9 @@ def test_exercise_banner_everywhere(browser: Any, server: str) -> None:
         "Test audience in area: 2", timeout=45_000
     )
     sync_api.expect(page.locator(".phone-headline").first).to_contain_text("EXERCISE:")
+    spanish = page.locator('[data-phone="es-US"] .phone-headline')
+    sync_api.expect(spanish).to_contain_text("SIMULACRO:")  # marked in its own language
+    sync_api.expect(spanish).not_to_contain_text("EXERCISE")
     sync_api.expect(page.locator("#preview-map")).to_be_visible(timeout=45_000)
     shot(page, "07-compose-exercise")
     page.get_by_role("button", name="Review before sending").click()

@@ -15,9 +15,10 @@
   let zoneIndex = [];
 
   /* ---- counters and phone mock-ups ---- */
-  function mark(text) {
-    if (status === "Actual" || !text || text.toUpperCase().startsWith(status.toUpperCase())) return text;
-    return (status.toUpperCase() + ": " + text).slice(0, 90);
+  function mark(text, word) {  // word: the phone's data-mark, set by the server per language
+    const upper = (text || "").toUpperCase();
+    if (!word || !text || upper.startsWith(word) || upper.startsWith(status.toUpperCase())) return text;
+    return (word + ": " + text).slice(0, 90);
   }
   function updateCounters() {
     form.querySelectorAll("textarea[data-max]").forEach((t) => {
@@ -27,7 +28,8 @@
       const phone = document.querySelector('[data-phone="' + t.dataset.lang + '"]');
       if (phone) {
         const part = t.dataset.part === "headline" ? ".phone-headline" : ".phone-body";
-        phone.querySelector(part).textContent = t.dataset.part === "headline" ? mark(t.value) : t.value;
+        phone.querySelector(part).textContent =
+          t.dataset.part === "headline" ? mark(t.value, phone.dataset.mark) : t.value;
       }
     });
   }
