@@ -23,6 +23,7 @@ from alerts.dispatch.runtime import DispatchRuntime, mm7_router, simulator_confi
 from alerts.errors import Unavailable, install_error_handlers
 from alerts.intake import api as intake_api
 from alerts.intake import feeds_api
+from alerts.migrate import schema_lag
 from alerts.mmsc.app import create_simulator_app
 from alerts.public import api as public_api
 from alerts.settings import Settings
@@ -135,15 +136,21 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get(
         "/readyz",
         tags=["ops"],
-        summary="Readiness (database reachable)",
-        responses={503: {"description": "Database unreachable"}},
+        summary="Readiness (database reachable, schema up to date)",
+        responses={503: {"description": "Database unreachable or its schema behind"}},
     )
     def readyz() -> JSONResponse:
-        """Ready when the database answers a query."""
+        """Ready when the database answers a query and its schema is this version's."""
         try:
             ping(app.state.engine)
+            lag = schema_lag(app.state.engine)
         except Exception as exc:
             raise Unavailable(f"database unreachable: {type(exc).__name__}") from exc
+        if lag is not None:
+            raise Unavailable(
+                f"database schema is at revision {lag[0]}, this version needs {lag[1]}:"
+                " run `alertcast db upgrade`"
+            )
         return JSONResponse({"status": "ready", "database": "ok"})
 
     return app

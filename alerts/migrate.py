@@ -41,3 +41,25 @@ def revision(engine: Engine, message: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.revision(cfg, message=message, autogenerate=True)
+
+
+def schema_lag(engine: Engine) -> tuple[str | None, str] | None:
+    """``(database revision, code head)`` when the database is behind this code, else None.
+
+    A database at a revision this code does not know (a newer release migrated it) is not
+    "behind": migrations are additive across one release, so an older process may go on.
+    """
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    head = script.get_current_head()
+    assert head is not None
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return None
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        return None
+    return current, head

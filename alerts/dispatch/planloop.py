@@ -58,6 +58,7 @@ _local_claims: set[int] = set()
 _local_lock = threading.Lock()
 CHANNEL = "alertcast_dispatch"  # NOTIFY: an alert was stored, or a plan's first rows committed
 LISTEN_RETRY_S = 1.0
+RETRY_MAX_S = 10.0  # longest wait before planning a failed alert again
 
 
 def notify(engine: Engine) -> None:
@@ -233,6 +234,7 @@ class PlanLoop:
     poll_s: float = POLL_S
     ready: threading.Event = field(default_factory=threading.Event)
     _planner: Planner | None = None
+    _failed: dict[int, tuple[int, float]] = field(default_factory=dict)  # id: (failures, retry at)
 
     def planner(self) -> Planner:
         """The planner (importing the renderers on first use)."""
@@ -278,13 +280,27 @@ class PlanLoop:
         notify(self.engine)
 
     def poll_once(self) -> int:
-        """Plan everything waiting now; returns how many alerts this process planned."""
+        """Plan everything waiting now; returns how many alerts this process planned.
+
+        An alert whose planning failed is retried after a backoff (0.5 s doubling to
+        ``RETRY_MAX_S``), not at every poll: a persistent error must not flood the logs.
+        """
         done = 0
-        for alert_id in pending(self.engine):
+        now = time.monotonic()
+        waiting = pending(self.engine)
+        self._failed = {a: f for a, f in self._failed.items() if a in waiting}
+        for alert_id in waiting:
+            failures, not_before = self._failed.get(alert_id, (0, 0.0))
+            if now < not_before:
+                continue
             try:
                 done += self.plan_one(alert_id) is not None
             except Exception:
-                log.exception("planning alert %s failed", alert_id)
+                delay = min(RETRY_MAX_S, 0.5 * 2**failures)
+                self._failed[alert_id] = (failures + 1, time.monotonic() + delay)
+                log.exception("planning alert %s failed; retrying in %.1f s", alert_id, delay)
+            else:
+                self._failed.pop(alert_id, None)
         return done
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:

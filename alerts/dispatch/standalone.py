@@ -23,6 +23,7 @@ from alerts.db import make_engine
 from alerts.dispatch.connectors.mm7 import mm7_client
 from alerts.dispatch.links import link_config, make_worker
 from alerts.dispatch.planloop import PlanLoop, listen_async, wake_from_thread
+from alerts.migrate import schema_lag
 from alerts.settings import Settings
 from alerts.zones.cli import register_extras
 from alerts.zones.targeting import Targeting
@@ -40,6 +41,8 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
             loop.add_signal_handler(sig, stop.set)
     engine = make_engine(settings)
     try:
+        if not await await_schema(engine, stop):
+            return
         async with mm7_client(link_config(settings)) as client:
             worker = make_worker(engine, settings, client)
             planning = planloop(engine, settings, wake_from_thread(worker.wake))
@@ -58,6 +61,28 @@ async def serve_worker(settings: Settings, stop: asyncio.Event | None = None) ->
             log.info("worker %s stopped", worker.worker_id)
     finally:
         engine.dispose()
+
+
+async def await_schema(engine: Engine, stop: asyncio.Event, every_s: float = 5.0) -> bool:
+    """Wait until the database schema is this version's (False: stopped first).
+
+    A worker started before its release's ``alertcast db upgrade`` (a rolling deploy whose
+    migration job is still running) would otherwise fail every query on a missing column.
+    """
+    while True:
+        lag = await asyncio.to_thread(schema_lag, engine)
+        if lag is None:
+            return True
+        log.error(
+            "database schema is at revision %s, this version needs %s: waiting for "
+            "`alertcast db upgrade`",
+            lag[0],
+            lag[1],
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+        if stop.is_set():
+            return False
 
 
 def planloop(engine: Engine, settings: Settings, on_planned: Callable[[], None]) -> PlanLoop:

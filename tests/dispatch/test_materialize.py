@@ -422,3 +422,28 @@ def test_reports_without_an_expiry_are_awaited_for_the_maximum_wait(world: World
         world.scalar("SELECT DISTINCT reason FROM delivery WHERE state = 'expired'")
         == "no delivery report 72 h after it was sent"
     )
+
+
+def test_a_failing_alert_is_retried_after_a_backoff_not_at_every_poll(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alert_id = world.ingest()
+    loop = planloop.PlanLoop(world.engine, Targeting(world.registry), "http://test")
+    calls: list[int] = []
+    real_plan_one = loop.plan_one
+
+    def failing(alert: int, expected_max: int | None = None) -> object:
+        calls.append(alert)
+        raise RuntimeError("database schema behind")
+
+    monkeypatch.setattr(loop, "plan_one", failing)
+    assert loop.poll_once() == 0
+    assert loop.poll_once() == 0  # at once again: skipped, its retry is not due yet
+    assert calls == [alert_id]
+    monkeypatch.setattr(planloop.time, "monotonic", lambda: 1e12)  # long after the backoff
+    assert loop.poll_once() == 0
+    assert calls == [alert_id, alert_id]
+    monkeypatch.setattr(loop, "plan_one", real_plan_one)
+    monkeypatch.setattr(planloop.time, "monotonic", lambda: 2e12)
+    assert loop.poll_once() == 1  # the error went away: planned, and forgotten
+    assert alert_id not in loop._failed
