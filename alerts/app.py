@@ -19,7 +19,12 @@ from alerts.db import make_engine, ping
 from alerts.dispatch import api as dispatch_api
 from alerts.dispatch.links import SIM_PREFIX
 from alerts.dispatch.metrics import QueueCollector
-from alerts.dispatch.runtime import DispatchRuntime, mm7_router, simulator_config
+from alerts.dispatch.runtime import (
+    DispatchRuntime,
+    install_mm7_inbound,
+    mm7_router,
+    simulator_config,
+)
 from alerts.errors import Unavailable, install_error_handlers
 from alerts.intake import api as intake_api
 from alerts.intake import feeds_api
@@ -101,8 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.area_resolver = targeting.area_outcome
     app.state.zone_point = _zone_point(targeting.registry)
     install_error_handlers(app)
-    # First: an MMSC posts one delivery report per recipient, and every router ahead of this
-    # one is tried (and its routes matched) for each of them.
+    # Delivery reports (one POST per recipient) are answered by the Mm7Inbound middleware
+    # installed below; this route only sees what it passes on (e.g. a GET: 405).
     app.include_router(mm7_router(app, settings))
     app.include_router(intake_api.router)
     app.include_router(feeds_api.router)
@@ -153,4 +158,6 @@ def create_app(settings: Settings) -> FastAPI:
             )
         return JSONResponse({"status": "ready", "database": "ok"})
 
+    # Last: add_middleware puts each new middleware outside the ones before it.
+    install_mm7_inbound(app, settings)
     return app

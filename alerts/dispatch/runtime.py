@@ -18,7 +18,7 @@ from alerts.dispatch import service as dispatch_service
 from alerts.dispatch.connectors.mm7 import mm7_client
 from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport
 from alerts.dispatch.links import LINK, inbound_links, link_config, make_worker
-from alerts.dispatch.mm7_api import Mm7Sinks, create_mm7_router
+from alerts.dispatch.mm7_api import Mm7Inbound, Mm7Sinks, create_mm7_router
 from alerts.dispatch.planloop import PlanLoop, notify, replaced_by, wake_from_thread, warm_up
 from alerts.dispatch.planner import Planner
 from alerts.dispatch.tracking import DeliveryReportWriter, SubscriberReplies
@@ -172,11 +172,23 @@ class _AppReplies:
         await SubscriberReplies(self.app.state.engine).handle(message)
 
 
+def mm7_sinks(app: FastAPI) -> Mm7Sinks:
+    """Where inbound MM7 messages of the app go: its DR writer and its database."""
+    return Mm7Sinks(delivery_reports=_AppSink(app), deliver=_AppReplies(app))
+
+
 def mm7_router(app: FastAPI, settings: Settings) -> APIRouter:
     """The inbound MM7 router (``POST /mm7/{link}``) feeding the app's runtime."""
-    return create_mm7_router(
-        inbound_links(settings), Mm7Sinks(delivery_reports=_AppSink(app), deliver=_AppReplies(app))
-    )
+    return create_mm7_router(inbound_links(settings), mm7_sinks(app))
+
+
+def install_mm7_inbound(app: FastAPI, settings: Settings) -> None:
+    """Serve ``POST /mm7/{link}`` from `Mm7Inbound`, the outermost middleware added so far.
+
+    Call it after any other ``add_middleware``. The router (`mm7_router`) stays in the app for
+    what the middleware passes on (other methods get 405 as from any route).
+    """
+    app.add_middleware(Mm7Inbound, links=inbound_links(settings), sinks=mm7_sinks(app))
 
 
 def simulator_config(settings: Settings) -> SimulatorConfig:

@@ -93,6 +93,9 @@ class DeliveryReportWriter:
     engine: Engine
     batch: int = 2000
     interval_s: float = 0.05
+    # Reports arrive one per request: gather them this long before paying for a transaction,
+    # a thread hand-off and an UPDATE (a fixed ~0.25 ms of this process's CPU per batch).
+    linger_s: float = 0.02
     _queue: asyncio.Queue[tuple[DeliveryReport, int]] = field(default_factory=asyncio.Queue)
     processed: int = 0
     orphaned: int = 0
@@ -142,6 +145,8 @@ class DeliveryReportWriter:
                 items.append(await asyncio.wait_for(self._queue.get(), timeout=self.interval_s * 4))
             except TimeoutError:
                 return items
+            if self.linger_s and self._queue.qsize() < self.batch - 1:
+                await asyncio.sleep(self.linger_s)
         while len(items) < self.batch and not self._queue.empty():
             items.append(self._queue.get_nowait())
         return items

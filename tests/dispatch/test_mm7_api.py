@@ -1,4 +1,8 @@
-"""Inbound MM7 endpoint: acknowledge first, sinks after, per-link auth, dedupe helper."""
+"""Inbound MM7 endpoint: acknowledge first, sinks after, per-link auth, dedupe helper.
+
+Endpoint tests run against both front ends: the route alone and the ``Mm7Inbound`` ASGI
+middleware in front of it (what ``create_app`` serves).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from alerts.app import create_app
 from alerts.dispatch.connectors.base import Address
 from alerts.dispatch.connectors.mm7 import Mm7Config, Mm7Connector, mm7_client
 from alerts.dispatch.connectors.mm7_inbound import DeliveredMessage, DeliveryReport, ReadReply
@@ -28,11 +34,14 @@ from alerts.dispatch.mm7_api import (
     DedupingSink,
     DeliveryReportDeduper,
     InboundLink,
+    Mm7Inbound,
     Mm7Sinks,
     create_mm7_router,
 )
 from alerts.mmsc import SimulatorConfig, create_simulator_app
 from alerts.mmsc.config import ReportPlan
+from alerts.settings import DEFAULT_SECRET, Settings
+from tests.dbfixtures import database_url, pg_database, sqlite_template  # noqa: F401
 from tests.mmsc.support import make_request, serve, wait_for
 
 AUTH = ("mmsc", "dr-secret")
@@ -68,10 +77,20 @@ READ_REPLY = b"""<?xml version="1.0"?>
 </env:Envelope>""" % (_REL6.encode(), _REL6.encode())
 
 
-def _app(sinks: Mm7Sinks) -> FastAPI:
+FRONTS = ("route", "front")
+
+
+def _app(sinks: Mm7Sinks, front: str = "front", max_body_bytes: int = 2_000_000) -> FastAPI:
     app = FastAPI()
     links = {"operator-a": InboundLink(username=AUTH[0], password=AUTH[1])}
-    app.include_router(create_mm7_router(links, sinks))
+    app.include_router(create_mm7_router(links, sinks, max_body_bytes=max_body_bytes))
+    if front == "front":
+        app.add_middleware(Mm7Inbound, links=links, sinks=sinks, max_body_bytes=max_body_bytes)
+
+    @app.get("/other")
+    def other() -> dict[str, str]:
+        return {"served": "by the app"}
+
     return app
 
 
@@ -80,10 +99,10 @@ def recorders():
     return Recorder(), Recorder(), Recorder()
 
 
-@pytest.fixture
-def client(recorders):
+@pytest.fixture(params=FRONTS)
+def client(request, recorders):
     reports, deliver, reads = recorders
-    with TestClient(_app(Mm7Sinks(reports, deliver, reads))) as c:
+    with TestClient(_app(Mm7Sinks(reports, deliver, reads), request.param)) as c:
         yield c
 
 
@@ -169,6 +188,91 @@ def test_unsupported_operation_gets_4003(client):
     assert response.status_code == 500
     assert parse_status(message).code == 4003
     assert b"VASPErrorRsp" in response.content
+
+
+def _exchanges(front: str) -> list[tuple[int, list[tuple[str, str]], bytes]]:
+    """Status, headers and body of the same requests to one front end (DeliveryReports only)."""
+    ok = _report_xml(tid="dr-5")
+    requests = [
+        (ok, AUTH, "operator-a"),
+        (_report_xml(ns=REL5_NS, version="5.3.0"), AUTH, "operator-a"),
+        (ok, ("mmsc", "wrong"), "operator-a"),
+        (ok, None, "operator-a"),
+        (ok, AUTH, "operator-b"),
+        (b"not xml", AUTH, "operator-a"),
+        (ok.replace(b"DeliveryReportReq", b"SubmitReq"), AUTH, "operator-a"),
+        (READ_REPLY, AUTH, "operator-a"),  # no read-reply sink: 4003
+        (ok + b" " * 3000, AUTH, "operator-a"),  # over the limit: 413
+    ]
+    with TestClient(_app(Mm7Sinks(Recorder()), front, max_body_bytes=3000)) as c:
+        return [
+            (r.status_code, r.headers.multi_items(), r.content)
+            for r in (_post(c, body, auth=auth, link=link) for body, auth, link in requests)
+        ]
+
+
+def test_both_front_ends_answer_byte_for_byte_alike():
+    route, front = _exchanges("route"), _exchanges("front")
+    assert [status for status, _, _ in front] == [200, 200, 401, 401, 401, 500, 500, 500, 413]
+    assert front == route
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_body_over_the_limit_is_refused(front, streamed):
+    sink = Recorder()
+    big = _report_xml() + b" " * 3000
+    with TestClient(_app(Mm7Sinks(sink), front, max_body_bytes=3000)) as c:
+        content = iter([big[:1000], big[1000:]]) if streamed else big  # chunked: no length
+        response = c.post(
+            "/mm7/operator-a", content=content, auth=AUTH, headers={"content-type": "text/xml"}
+        )
+    assert (response.status_code, response.content) == (413, b"too large\n")
+    assert sink.items == []
+
+
+def test_other_methods_and_paths_reach_the_app(client, recorders):
+    assert client.get("/mm7/operator-a").status_code == 405
+    assert _post(client, _report_xml(), link="operator-a/more").status_code == 404
+    assert client.get("/other").json() == {"served": "by the app"}
+    assert recorders[0].items == []
+
+
+def test_the_served_app_writes_a_report_to_its_delivery(database_url: str) -> None:  # noqa: F811
+    raw = sa.create_engine(database_url)  # without the app's pragmas: no foreign keys to fill
+    with raw.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO delivery (alert_id, subscriber_id, content_id, recipient, kind,"
+                " state, priority, attempts, next_attempt_at, message_id, created_at)"
+                " VALUES (1, 1, 1, '+15551230001', 'alert', 'submitted', 0, 1, :t, 'MSG-1', :t)"
+            ),
+            {"t": datetime.now(UTC)},
+        )
+    settings = Settings(
+        env="test", database_url=database_url, in_process_worker=False, embedded_mmsc=False
+    )
+    app = create_app(settings)
+    assert app.user_middleware[0].cls is Mm7Inbound  # outermost of the app's own middleware
+
+    def state() -> str:
+        with raw.connect() as conn:
+            return str(conn.execute(sa.text("SELECT state FROM delivery")).scalar_one())
+
+    try:
+        with TestClient(app) as c:
+            auth = ("mmsc", DEFAULT_SECRET)
+            assert (
+                _post(c, _report_xml(), auth=("mmsc", "wrong"), link="default").status_code == 401
+            )
+            assert c.get("/mm7/default").status_code == 405
+            number = "15551230001"  # as Sinch writes it back: no "+"
+            assert (
+                _post(c, _report_xml(number=number), auth=auth, link="default").status_code == 200
+            )
+            assert wait_for(lambda: state() == "delivered", timeout=10)
+    finally:
+        raw.dispose()
 
 
 def test_deduper_is_keyed_on_message_recipient_status():
