@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +23,7 @@ from alerts.subscribers.phones import mask
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 MAX_CSV_BYTES = 50 * 1_048_576
+PAGE = 50  # subscribers per page
 
 
 @router.get("/audit", name="console_audit")
@@ -35,12 +37,18 @@ def audit_log(
 
 @router.get("/subscribers", name="console_subscribers")
 def subscriber_list(
-    request: Request, op: CurrentOperator, session: SessionDep, ends_with: str = ""
+    request: Request,
+    op: CurrentOperator,
+    session: SessionDep,
+    ends_with: str = "",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    """Search subscribers by the last digits of their number; numbers stay masked."""
+    """Search subscribers by the last digits of their number, a page at a time; numbers masked."""
     users.require_role(op.user, CAN_ADMIN, "manage subscribers")
     digits = "".join(ch for ch in ends_with if ch.isdigit())[:8]
-    rows, total = subscribers.list_subscribers(session=session, ends_with=digits or None, limit=50)
+    rows, total = subscribers.list_subscribers(
+        session=session, ends_with=digits or None, limit=PAGE, offset=(page - 1) * PAGE
+    )
     return render(
         request,
         "subscribers.html",
@@ -48,6 +56,9 @@ def subscriber_list(
         rows=rows,
         total=total,
         ends_with=digits,
+        page=page,
+        pages=max(1, -(-total // PAGE)),
+        first=(page - 1) * PAGE + 1,
         mask=mask,
         report=None,
     )
@@ -79,7 +90,7 @@ async def subscriber_import(request: Request, op: CurrentOperator, session: Sess
             "errors": len(report.errors),
         },
     )
-    rows, total = subscribers.list_subscribers(session=session, limit=50)
+    rows, total = subscribers.list_subscribers(session=session, limit=PAGE)
     return render(
         request,
         "subscribers.html",
@@ -87,6 +98,9 @@ async def subscriber_import(request: Request, op: CurrentOperator, session: Sess
         rows=rows,
         total=total,
         ends_with="",
+        page=1,
+        pages=max(1, -(-total // PAGE)),
+        first=1,
         mask=mask,
         report=report,
         status_code=200 if report.ok else 400,

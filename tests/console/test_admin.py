@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.console.conftest import csrf_of, login
@@ -68,3 +70,21 @@ def test_audit_page_shows_logins(client: TestClient, team) -> None:
     page = client.get("/console/audit")
     assert page.status_code == 200
     assert "<td>login</td>" in page.text
+
+
+def test_subscribers_are_listed_a_page_at_a_time(client: TestClient, team) -> None:
+    login(client, "ada")
+    rows = "".join(f"+1212555{i:04d},en,-74.0,40.71,0\n" for i in range(120))
+    assert _import(client, "phone,language,lon,lat,test_audience\n" + rows).status_code == 200
+    first = client.get("/console/subscribers")
+    assert "120 matches; showing 1–50" in first.text
+    assert "Page 1 of 3" in first.text and 'rel="next"' in first.text
+    assert 'rel="prev"' not in first.text
+    last = client.get("/console/subscribers?page=3")
+    assert "showing 101–120" in last.text and "Page 3 of 3" in last.text
+    assert 'rel="next"' not in last.text
+    ids = [int(x) for x in re.findall(r"<tr><td>(\d+)</td>", last.text)]
+    assert len(ids) == 20
+    beyond = client.get("/console/subscribers?page=4")
+    assert "No subscriber matches on page 4" in beyond.text
+    assert client.get("/console/subscribers?page=0").status_code == 422
