@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -50,16 +51,23 @@ def schema_lag(engine: Engine) -> tuple[str | None, str] | None:
     "behind": migrations are additive across one release, so an older process may go on.
     """
     from alembic.migration import MigrationContext
-    from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(alembic_config(engine))
-    head = script.get_current_head()
-    assert head is not None
+    head, known = _code_revisions()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
-    if current == head:
-        return None
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current is not None and current not in known:
+    if current == head or (current is not None and current not in known):
         return None
     return current, head
+
+
+@functools.cache
+def _code_revisions() -> tuple[str, frozenset[str]]:
+    """This code's head revision and every revision it knows (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
+    assert head is not None
+    return head, frozenset(rev.revision for rev in script.walk_revisions())
