@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -48,12 +48,15 @@ _PENDING = sa.text(
     "SELECT a.id FROM alert a WHERE a.state = 'active' AND a.via IN :via"
     " AND a.received_at >= :since"
     " AND NOT EXISTS (SELECT 1 FROM dispatch_plan p WHERE p.alert_id = a.id)"
-    " ORDER BY a.id LIMIT 16"
-).bindparams(sa.bindparam("via", value=list(PLANNED_VIA), expanding=True))
+    " AND a.id NOT IN :skip ORDER BY a.id LIMIT 16"
+).bindparams(
+    sa.bindparam("via", value=list(PLANNED_VIA), expanding=True),
+    sa.bindparam("skip", expanding=True),
+)
 _UNFINISHED = sa.text(
     "SELECT alert_id FROM dispatch_plan WHERE state = 'dispatching' AND materialized_at IS NULL"
-    " ORDER BY priority DESC, alert_id LIMIT 16"
-)
+    " AND alert_id NOT IN :skip ORDER BY priority DESC, alert_id LIMIT 16"
+).bindparams(sa.bindparam("skip", expanding=True))
 _local_claims: set[int] = set()
 _local_lock = threading.Lock()
 CHANNEL = "alertcast_dispatch"  # NOTIFY: an alert was stored, or a plan's first rows committed
@@ -160,12 +163,16 @@ def wake_from_thread(event: asyncio.Event) -> Callable[[], None]:
     return wake
 
 
-def pending(engine: Engine) -> list[int]:
-    """Alerts waiting for a plan, then plans waiting for the rest of their deliveries."""
+def pending(engine: Engine, skip: Collection[int] = ()) -> list[int]:
+    """Alerts waiting for a plan, then plans waiting for the rest of their deliveries.
+
+    ``skip``: alerts this planner retries later (after a failure); left out of the query so
+    that they never fill its batch and keep newer alerts waiting.
+    """
     with engine.connect() as conn:
         since = db_time(conn, utcnow() - LOOKBACK)
-        fresh = [int(r[0]) for r in conn.execute(_PENDING, {"since": since})]
-        unfinished = [int(r[0]) for r in conn.execute(_UNFINISHED)]
+        fresh = [int(r[0]) for r in conn.execute(_PENDING, {"since": since, "skip": list(skip)})]
+        unfinished = [int(r[0]) for r in conn.execute(_UNFINISHED, {"skip": list(skip)})]
     return fresh + [a for a in unfinished if a not in fresh]
 
 
@@ -287,12 +294,12 @@ class PlanLoop:
         """
         done = 0
         now = time.monotonic()
-        waiting = pending(self.engine)
-        self._failed = {a: f for a, f in self._failed.items() if a in waiting}
+        later = {a for a, (_, not_before) in self._failed.items() if now < not_before}
+        waiting = pending(self.engine, skip=later)
+        # Forget alerts planned elsewhere meanwhile (neither waiting nor in backoff).
+        self._failed = {a: f for a, f in self._failed.items() if a in later or a in waiting}
         for alert_id in waiting:
-            failures, not_before = self._failed.get(alert_id, (0, 0.0))
-            if now < not_before:
-                continue
+            failures = self._failed.get(alert_id, (0, 0.0))[0]
             try:
                 done += self.plan_one(alert_id) is not None
             except Exception:

@@ -447,3 +447,26 @@ def test_a_failing_alert_is_retried_after_a_backoff_not_at_every_poll(
     monkeypatch.setattr(planloop.time, "monotonic", lambda: 2e12)
     assert loop.poll_once() == 1  # the error went away: planned, and forgotten
     assert alert_id not in loop._failed
+
+
+def test_alerts_in_backoff_never_keep_a_newer_alert_waiting(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pending query takes 16 alerts at a time: failing ones must not fill it."""
+    failing = [world.ingest(identifier=f"bad-{i}") for i in range(16)]
+    newer = world.ingest(identifier="newer")
+    loop = planloop.PlanLoop(world.engine, Targeting(world.registry), "http://test")
+    real_plan_one = loop.plan_one
+    tried: list[int] = []
+
+    def plan_one(alert: int, expected_max: int | None = None) -> object:
+        tried.append(alert)
+        if alert in failing:
+            raise RuntimeError("cannot plan this one")
+        return real_plan_one(alert, expected_max)
+
+    monkeypatch.setattr(loop, "plan_one", plan_one)
+    loop.poll_once()
+    assert tried == failing  # the first batch: all 16 fail
+    assert loop.poll_once() == 1  # the next poll skips them and reaches the newer alert
+    assert tried[16:] == [newer]
