@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
@@ -50,14 +51,23 @@ def schema_lag(engine: Engine) -> tuple[str | None, str] | None:
     A database at a revision this code does not know (a newer release migrated it) is not
     "behind": migrations are additive across one release, so an older process may go on.
     """
-    from alembic.migration import MigrationContext
-
     head, known = _code_revisions()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+    current = _database_revision(engine)
     if current == head or (current is not None and current not in known):
         return None
     return current, head
+
+
+def _database_revision(engine: Engine) -> str | None:
+    """The revision stamped in the database (None before the first migration).
+
+    Read directly: alembic's MigrationContext logs two INFO lines per call, and readiness
+    probes call this every few seconds.
+    """
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @functools.cache
