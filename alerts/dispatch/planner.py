@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 import numpy as np
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 OVERSHOOT_FACTOR = 1.5  # block when the count is this far above the operator's preview
 NOT_DISPATCHED_STATUS = ("Draft", "System")
 NOT_DISPATCHED_TYPES = ("Ack", "Error")
+STALE_WITHOUT_EXPIRY = timedelta(hours=24)  # an alert this old with no <expires> is not sent
 _ALERT_STATE = sa.text("SELECT state FROM alert WHERE id = :a")
 _ALERT_STATE_PG = sa.text("SELECT state FROM alert WHERE id = :a FOR SHARE")
 
@@ -128,6 +130,14 @@ class Planner:
             return self._record(alert, PlanState.EXPIRED, [], reason="expired before dispatch")
         if alert.msg_type == "Cancel":
             return self._plan_cancel(session, alert, on_first_commit)
+        if alert.expires_utc is None and alert.sent_utc < utcnow() - STALE_WITHOUT_EXPIRY:
+            # An old alert with no end (a feed replaying its archive, a file ingested late)
+            # would otherwise be broadcast as if it were news.
+            hours = STALE_WITHOUT_EXPIRY.total_seconds() / 3600
+            raise Blocked(
+                "SENT-STALE",
+                f"sent {alert.sent}, more than {hours:g} h ago, and has no <expires>: not broadcast",
+            )
         geometry = self._geometry(alert)
         self._check_jurisdiction(session, alert, geometry)
         kind = MessageKind.UPDATE if alert.msg_type == "Update" else MessageKind.ALERT

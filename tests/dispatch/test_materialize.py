@@ -470,3 +470,21 @@ def test_alerts_in_backoff_never_keep_a_newer_alert_waiting(
     assert tried == failing  # the first batch: all 16 fail
     assert loop.poll_once() == 1  # the next poll skips them and reaches the newer alert
     assert tried[16:] == [newer]
+
+
+def test_an_old_alert_without_expiry_is_blocked_not_broadcast(world: World) -> None:
+    """A feed replaying its archive must not send last year's alert as news."""
+    old, fresh = world.ingest(identifier="old"), world.ingest(identifier="fresh")
+    with world.engine.begin() as conn:
+        for alert_id, age in ((old, timedelta(hours=25)), (fresh, timedelta(hours=23))):
+            conn.execute(
+                sa.text("UPDATE alert SET expires_utc = NULL, sent_utc = :t WHERE id = :a"),
+                {"t": db_time(conn, datetime.now(UTC) - age), "a": alert_id},
+            )
+    assert world.planner().plan(old).state is PlanState.BLOCKED
+    assert world.scalar("SELECT blocked_rule FROM dispatch_plan WHERE alert_id = :a", a=old) == (
+        "SENT-STALE"
+    )
+    assert world.rows(old) == (0, 0)
+    assert world.planner().plan(fresh).state is PlanState.DISPATCHING
+    assert world.rows(fresh)[0] > 0
