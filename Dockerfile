@@ -28,13 +28,20 @@ RUN python -m pip install "uv==${UV_VERSION}"
 # The venv lives at the same path in both stages: venvs are not relocatable.
 RUN uv venv --python /usr/local/bin/python /opt/venv
 WORKDIR /src
-COPY requirements/main.txt requirements/main.txt
-RUN uv pip sync --python /opt/venv/bin/python --require-hashes requirements/main.txt
-COPY pyproject.toml README.md ./
+# A C compiler for the one compiled module (alerts/cap/_fast.pyx); it stays in this stage.
+RUN apt-get update && apt-get install --yes --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY requirements/main.txt requirements/build.txt requirements/
+RUN uv pip sync --python /opt/venv/bin/python --require-hashes requirements/main.txt \
+ && uv pip install --python /opt/venv/bin/python --require-hashes --no-deps -r requirements/build.txt
+COPY pyproject.toml setup.py README.md ./
 COPY alerts/ alerts/
 COPY geo/ geo/
 COPY renderers/ renderers/
-RUN uv pip install --python /opt/venv/bin/python --no-deps .
+# Built against the locked lxml in the venv (its headers), not a fresh one from the registry.
+RUN uv pip install --python /opt/venv/bin/python --no-deps --no-build-isolation . \
+ && /opt/venv/bin/python -c "import alerts.cap._fast" \
+ && uv pip uninstall --python /opt/venv/bin/python cython setuptools
 COPY data/ /app/data/
 
 # ---- runtime: venv, shipped data, front-end libraries; no compilers, no package tools ----------

@@ -14,14 +14,21 @@ $(UV):
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
 
-$(VENV)/.main: requirements/main.txt $(UV)
+# The project is installed editable; `setup.py` compiles alerts/cap/_fast.pyx in place with the
+# locked Cython/setuptools (requirements/build.txt) against the locked lxml's headers.
+FAST := alerts/cap/_fast.pyx setup.py requirements/build.txt
+EDITABLE = $(UV) pip install --python $(BIN)/python --quiet --require-hashes --no-deps \
+	-r requirements/build.txt && $(UV) pip install --python $(BIN)/python --quiet --no-deps \
+	--no-build-isolation --reinstall-package alertcast -e .
+
+$(VENV)/.main: requirements/main.txt $(FAST) $(UV)
 	$(UV) pip sync --python $(BIN)/python --quiet requirements/main.txt
-	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
+	$(EDITABLE)
 	rm -f $(VENV)/.dev && touch $@
 
-$(VENV)/.dev: requirements/dev.txt $(UV)
+$(VENV)/.dev: requirements/dev.txt $(FAST) $(UV)
 	$(UV) pip sync --python $(BIN)/python --quiet requirements/dev.txt
-	$(UV) pip install --python $(BIN)/python --quiet --no-deps -e .
+	$(EDITABLE)
 	rm -f $(VENV)/.main && touch $@
 
 # Console front-end libraries (Leaflet, axe-core) from the npm lockfile, served from node_modules.
@@ -43,6 +50,7 @@ system-deps:
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/main.txt
 	$(UV) pip compile pyproject.toml --extra dev --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/dev.txt
+	$(UV) pip compile requirements/build.in --generate-hashes --no-emit-index-url --no-emit-find-links --python-version 3.11 -q -o requirements/build.txt
 
 run: $(RUN_ENV) node_modules/.installed
 	$(BIN)/alertcast db upgrade
@@ -67,4 +75,4 @@ fmt: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var demo-out .pytest_cache .mypy_cache .ruff_cache build alerts/cap/_fast.c alerts/cap/_fast.*.so

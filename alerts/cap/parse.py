@@ -8,6 +8,8 @@ version -> upgrade to CAP 1.2 (+ 1.2 XSD for upgraded documents) -> semantic rul
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 from alerts.cap import signature
@@ -23,6 +25,13 @@ from alerts.cap.signature import TrustedCerts
 from alerts.cap.tree import KidsCache
 from alerts.cap.upgrade import upgrade_to_12
 from alerts.cap.xmlsafe import safe_parse
+
+FastAlert = Callable[[etree._Element], tuple[CapAlert, list[Issue]] | None]
+fast_alert: FastAlert | None
+try:  # the compiled fast path; without it (no C compiler at install) the rules run in Python
+    from alerts.cap._fast import fast_alert
+except ImportError:  # pragma: no cover - the test environment always builds it
+    fast_alert = None
 
 DEFAULT_MAX_BYTES = 1_048_576
 
@@ -53,9 +62,17 @@ def parse(
         signed_bytes, root, require_signature, trusted_certs, check_signature
     )
     issues += sig_issues
+    issues += _schema(root, version)
+    found = None if fast_alert is None or issues_have_errors(issues) else fast_alert(root)
     kids = KidsCache()
-    issues += _validate(root, version, ipaws_profile, kids)
-    alert = _build(root, issues, kids)
+    # The compiled path found no rule error and gives the model with the rules' warnings.
+    issues += check_alert(root, kids) if found is None else found[1]
+    if ipaws_profile:
+        issues += check_ipaws(root)
+    if found is not None and not issues_have_errors(issues):
+        alert: CapAlert | None = found[0]
+    else:
+        alert = _build(root, issues, kids)
     return ParseResult(data, alert, tuple(issues), version, sig)
 
 
@@ -90,17 +107,12 @@ def _signature(
     return info, issues
 
 
-def _validate(
-    root: etree._Element, version: CapVersion, ipaws_profile: bool, kids: KidsCache
-) -> list[Issue]:
-    """XSD of the original version, upgrade, then the CAP 1.2 rules."""
+def _schema(root: etree._Element, version: CapVersion) -> list[Issue]:
+    """XSD of the original version, upgrade, and the CAP 1.2 XSD for upgraded documents."""
     issues = validate_schema(root, version)
     issues += upgrade_to_12(root, version)
     if version != "1.2" and not issues_have_errors(issues):
         issues += [_upgraded(i) for i in validate_schema(root, "1.2")]
-    issues += check_alert(root, kids)
-    if ipaws_profile:
-        issues += check_ipaws(root)
     return issues
 
 

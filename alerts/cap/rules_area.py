@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
@@ -19,7 +20,7 @@ from shapely import lib as _geos
 from shapely.creation import HandleNaN
 
 from alerts.cap.paths import issue_at
-from alerts.cap.result import Issue
+from alerts.cap.result import Issue, IssueSeverity
 from alerts.cap.tree import Kids, first
 from alerts.cap.values import in_range, parse_point
 
@@ -60,8 +61,14 @@ def check_polygon(
     return [issue_at(rule, message, el) for rule, message in problems] if problems else []
 
 
-def polygon_problems(raw: str) -> list[tuple[str, str]]:
-    """``(rule, message)`` for everything wrong with a polygon's text (all errors)."""
+def polygon_problems(
+    raw: str, plainly_simple: Callable[[list[float]], bool] | None = None
+) -> list[tuple[str, str]]:
+    """``(rule, message)`` for everything wrong with a polygon's text (all errors).
+
+    ``plainly_simple(values)`` may vouch for a ring that GEOS would find valid (the compiled
+    path's exact-sign test); only when it cannot is GEOS asked.
+    """
     tokens = raw.split()
     values = _numbers(raw, tokens)
     if values is None:
@@ -78,7 +85,7 @@ def polygon_problems(raw: str) -> list[tuple[str, str]]:
     if max(lats) > 90 or min(lats) < -90 or max(lons) > 180 or min(lons) < -180:
         msg = "polygon has points outside lat [-90,90] / lon [-180,180]"
         problems.append(("CAP-POLYGON-RANGE", msg))
-    if not problems:
+    if not problems and (plainly_simple is None or not plainly_simple(values)):
         reason = _invalid_reason(values)
         if reason is not None:
             problems.append(("CAP-POLYGON-SELF-INTERSECTION", f"polygon is not simple: {reason}"))
@@ -123,45 +130,63 @@ def _numbers(raw: str, tokens: list[str]) -> list[float] | None:
 
 def check_circle(el: etree._Element) -> list[Issue]:
     """One ``<circle>``: ``lat,lon radius`` with the centre in range and radius km >= 0."""
-    if not (el.text or "").strip():
-        return [issue_at("CAP-EMPTY-ELEMENT", "empty <circle> ignored", el, "warning")]
-    match = _CIRCLE.match(el.text or "")
+    return [issue_at(rule, msg, el, sev) for rule, msg, sev in circle_problems(el.text or "")]
+
+
+def circle_problems(text: str) -> list[tuple[str, str, IssueSeverity]]:
+    """``(rule, message, severity)`` for everything wrong with a circle's text."""
+    if not text.strip():
+        return [("CAP-EMPTY-ELEMENT", "empty <circle> ignored", "warning")]
+    match = _CIRCLE.match(text)
     centre = parse_point(match.group(1)) if match else None
     try:
         radius = Decimal(match.group(2)) if match else None
     except InvalidOperation:
         radius = None
     if centre is None or radius is None or not radius.is_finite():
-        msg = f"circle {el.text!r} is not 'lat,lon radius_km'"
-        return [issue_at("CAP-CIRCLE-FORMAT", msg, el)]
-    issues = []
+        return [("CAP-CIRCLE-FORMAT", f"circle {text!r} is not 'lat,lon radius_km'", "error")]
+    problems: list[tuple[str, str, IssueSeverity]] = []
     if not in_range(*centre):
         msg = "circle centre is outside lat [-90,90] / lon [-180,180]"
-        issues.append(issue_at("CAP-CIRCLE-RANGE", msg, el))
+        problems.append(("CAP-CIRCLE-RANGE", msg, "error"))
     if radius < 0:
-        issues.append(issue_at("CAP-CIRCLE-RADIUS", f"circle radius {radius} km is negative", el))
-    return issues
+        problems.append(("CAP-CIRCLE-RADIUS", f"circle radius {radius} km is negative", "error"))
+    return problems
 
 
 def _altitude_ceiling(area: etree._Element, k: Kids) -> list[Issue]:
     """Altitude/ceiling are decimals (feet); ceiling needs altitude; altitude <= ceiling."""
-    values: dict[str, Decimal | None] = {}
+    altitude, ceiling = first(k, "altitude"), first(k, "ceiling")
+    texts = (
+        None if altitude is None else altitude.text or "",
+        None if ceiling is None else ceiling.text or "",
+    )
     issues = []
-    for name in ("altitude", "ceiling"):
-        el = first(k, name)
+    for rule, name, msg in altitude_problems(*texts):
+        el = altitude if name == "altitude" else ceiling if name == "ceiling" else None
+        issues.append(issue_at(rule, msg, area if el is None else el))
+    return issues
+
+
+def altitude_problems(altitude: str | None, ceiling: str | None) -> list[tuple[str, str, str]]:
+    """``(rule, element, message)`` for an area's altitude/ceiling texts (None when absent)."""
+    values: dict[str, Decimal | None] = {}
+    problems = []
+    for name, text in (("altitude", altitude), ("ceiling", ceiling)):
         values[name] = None
-        if el is None:
+        if text is None:
             continue
         try:
-            values[name] = Decimal((el.text or "").strip())
+            values[name] = Decimal(text.strip())
         except InvalidOperation:
-            issues.append(issue_at("CAP-ALTITUDE-FORMAT", f"<{name}> is not a number", el))
-    ceiling_el = first(k, "ceiling")
-    if ceiling_el is not None and "altitude" not in k:
-        msg = "<ceiling> requires <altitude>"
-        issues.append(issue_at("CAP-CEILING-WITHOUT-ALTITUDE", msg, ceiling_el))
-    altitude, ceiling = values["altitude"], values["ceiling"]
-    if altitude is not None and ceiling is not None and altitude > ceiling:
-        msg = f"altitude {altitude} is above ceiling {ceiling}"
-        issues.append(issue_at("CAP-ALTITUDE-ABOVE-CEILING", msg, area))
-    return issues
+            problems.append(("CAP-ALTITUDE-FORMAT", name, f"<{name}> is not a number"))
+    if ceiling is not None and altitude is None:
+        problems.append(
+            ("CAP-CEILING-WITHOUT-ALTITUDE", "ceiling", "<ceiling> requires <altitude>")
+        )
+    low, high = values["altitude"], values["ceiling"]
+    if low is not None and high is not None and low > high:
+        problems.append(
+            ("CAP-ALTITUDE-ABOVE-CEILING", "area", f"altitude {low} is above ceiling {high}")
+        )
+    return problems

@@ -16,7 +16,7 @@ from datetime import datetime
 from lxml import etree
 
 from alerts.cap.paths import issue_at
-from alerts.cap.result import Issue
+from alerts.cap.result import Issue, IssueSeverity
 from alerts.cap.rules_area import check_area
 from alerts.cap.tree import Kids, KidsCache, Texts
 from alerts.cap.values import parse_datetime
@@ -124,30 +124,33 @@ def check_resource(k: Kids, t: Texts | None = None) -> list[Issue]:
     """mimeType form, uri absolute unless derefUri given, derefUri base64, size, digest."""
     if t is None:
         t = {name: els[0].text or "" for name, els in k.items()}
-    issues: list[Issue] = []
+    return [
+        issue_at(rule, msg, k[name][0], severity)
+        for rule, name, msg, severity in resource_problems(t)
+    ]
+
+
+def resource_problems(t: Texts) -> list[tuple[str, str, str, IssueSeverity]]:
+    """``(rule, element, message, severity)`` for a resource's first-child texts ``t``."""
+    problems: list[tuple[str, str, str, IssueSeverity]] = []
     mime = t.get("mimeType")
     if mime is not None and not _MIME.match(mime.strip()):
-        el = k["mimeType"][0]
-        msg = f"mimeType {el.text!r} is not type/subtype (RFC 6838)"
-        issues.append(issue_at("CAP-MIMETYPE-FORMAT", msg, el))
+        msg = f"mimeType {mime!r} is not type/subtype (RFC 6838)"
+        problems.append(("CAP-MIMETYPE-FORMAT", "mimeType", msg, "error"))
     deref, uri = t.get("derefUri"), t.get("uri")
     if uri is not None and deref is None and not _URI_SCHEME.match(uri.strip()):
-        el = k["uri"][0]
-        msg = f"uri {el.text!r} must be an absolute URI when there is no derefUri"
-        issues.append(issue_at("CAP-RESOURCE-URI", msg, el))
+        msg = f"uri {uri!r} must be an absolute URI when there is no derefUri"
+        problems.append(("CAP-RESOURCE-URI", "uri", msg, "error"))
     if deref is not None and not is_base64(deref):
-        el = k["derefUri"][0]
-        issues.append(issue_at("CAP-DEREFURI-BASE64", "derefUri is not base64 data", el))
+        problems.append(("CAP-DEREFURI-BASE64", "derefUri", "derefUri is not base64 data", "error"))
     size = t.get("size")
     if size is not None and not size.strip().lstrip("+").isdigit():
-        el = k["size"][0]
-        issues.append(issue_at("CAP-RESOURCE-SIZE", f"size {el.text!r} is not >= 0", el))
+        problems.append(("CAP-RESOURCE-SIZE", "size", f"size {size!r} is not >= 0", "error"))
     digest = t.get("digest")
     if digest is not None and not _SHA1_HEX.match(digest.strip()):
-        el = k["digest"][0]
-        msg = f"digest {el.text!r} is not a SHA-1 hex digest"
-        issues.append(issue_at("CAP-RESOURCE-DIGEST", msg, el, "warning"))
-    return issues
+        msg = f"digest {digest!r} is not a SHA-1 hex digest"
+        problems.append(("CAP-RESOURCE-DIGEST", "digest", msg, "warning"))
+    return problems
 
 
 def is_base64(value: str) -> bool:

@@ -18,12 +18,19 @@ older version did not (``scope``, ``category``) is reported as ``XSD-INVALID``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lxml import etree
 
 from alerts.cap.paths import issue_at
 from alerts.cap.result import CapVersion, Issue
 from alerts.cap.schema import CAP12_NS
+
+adopt_namespace: Callable[[etree._Element, str], None] | None
+try:
+    from alerts.cap._fast import adopt_namespace
+except ImportError:  # pragma: no cover - the test environment always builds it
+    adopt_namespace = None
 
 Q = f"{{{CAP12_NS}}}"
 _DATETIME_TAGS = frozenset({f"{Q}sent", f"{Q}effective", f"{Q}onset", f"{Q}expires"})
@@ -36,10 +43,14 @@ def upgrade_to_12(root: etree._Element, version: CapVersion) -> list[Issue]:
     """Rewrite a CAP 1.0/1.1 tree as CAP 1.2; return upgrade warnings."""
     if version == "1.2":
         return []
-    old_ns = etree.QName(root).namespace
-    cut = len(old_ns or "") + 2  # "{" + namespace + "}"
-    for el in root.iter(f"{{{old_ns}}}*"):
-        el.tag = Q + el.tag[cut:]
+    old_ns = etree.QName(root).namespace or ""
+    cut = len(old_ns) + 2  # "{" + namespace + "}"
+    if adopt_namespace is None:
+        for el in root.iter(f"{{{old_ns}}}*"):
+            el.tag = Q + el.tag[cut:]
+    else:  # the same, in C: the Python loop costs ~1 us per element
+        root.tag = Q + root.tag[cut:]
+        adopt_namespace(root, old_ns)
     issues: list[Issue] = []
     if version == "1.0":
         issues += _upgrade_10(root)
