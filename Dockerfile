@@ -32,15 +32,15 @@ WORKDIR /src
 RUN apt-get update && apt-get install --yes --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY requirements/main.txt requirements/build.txt requirements/
-RUN uv pip sync --python /opt/venv/bin/python --require-hashes requirements/main.txt \
- && uv pip install --python /opt/venv/bin/python --require-hashes --no-deps -r requirements/build.txt
+RUN uv pip sync --python /opt/venv/bin/python --require-hashes requirements/main.txt
+RUN uv pip install --python /opt/venv/bin/python --require-hashes --no-deps -r requirements/build.txt
 COPY pyproject.toml setup.py README.md ./
 COPY alerts/ alerts/
 COPY geo/ geo/
 COPY renderers/ renderers/
 # Built against the locked lxml in the venv (its headers), not a fresh one from the registry.
-RUN uv pip install --python /opt/venv/bin/python --no-deps --no-build-isolation . \
- && /opt/venv/bin/python -c "import alerts.cap._fast" \
+RUN uv pip install --python /opt/venv/bin/python --no-deps --no-build-isolation .
+RUN /opt/venv/bin/python -c "import alerts.cap._fast" \
  && uv pip uninstall --python /opt/venv/bin/python cython setuptools
 COPY data/ /app/data/
 

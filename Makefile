@@ -17,18 +17,16 @@ $(UV):
 # The project is installed editable; `setup.py` compiles alerts/cap/_fast.pyx in place with the
 # locked Cython/setuptools (requirements/build.txt) against the locked lxml's headers.
 FAST := alerts/cap/_fast.pyx setup.py requirements/build.txt
-EDITABLE = $(UV) pip install --python $(BIN)/python --quiet --require-hashes --no-deps \
-	-r requirements/build.txt && $(UV) pip install --python $(BIN)/python --quiet --no-deps \
-	--no-build-isolation --reinstall-package alertcast -e .
-
 $(VENV)/.main: requirements/main.txt $(FAST) $(UV)
 	$(UV) pip sync --python $(BIN)/python --quiet requirements/main.txt
-	$(EDITABLE)
+	$(UV) pip install --python $(BIN)/python --quiet --require-hashes --no-deps -r requirements/build.txt
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps --no-build-isolation --reinstall-package alertcast -e .
 	rm -f $(VENV)/.dev && touch $@
 
 $(VENV)/.dev: requirements/dev.txt $(FAST) $(UV)
 	$(UV) pip sync --python $(BIN)/python --quiet requirements/dev.txt
-	$(EDITABLE)
+	$(UV) pip install --python $(BIN)/python --quiet --require-hashes --no-deps -r requirements/build.txt
+	$(UV) pip install --python $(BIN)/python --quiet --no-deps --no-build-isolation --reinstall-package alertcast -e .
 	rm -f $(VENV)/.main && touch $@
 
 # Console front-end libraries (Leaflet, axe-core) from the npm lockfile, served from node_modules.

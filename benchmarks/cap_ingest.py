@@ -10,7 +10,10 @@ is kept and the minima are summed (robust against other processes sharing the ma
                         same subset too, for a like-for-like ratio;
 * ``lxml + XSD``        bare lxml parse + OASIS XSD validation, no rules, no model;
 * ``alertcast (rules)`` hardened parse + XSD + upgrade + all CAP rules + model, no signature;
-* ``alertcast (full)``  the same plus XML-Signature verification (the default ``parse()``).
+* ``alertcast (full)``  the same plus XML-Signature verification (the default ``parse()``);
+* ``alertcast (rules), Python path``  the rules row with the compiled fast path
+                        (``alerts/cap/_fast.pyx``) switched off: what an install without a C
+                        compiler runs.
 
 Goal (issue 3): full validation >= 3,000 alerts/s, >= 7x capparselib, >= half of lxml + XSD.
 
@@ -140,8 +143,26 @@ def parse_ingest_benchmark(seconds: float, rounds: int) -> dict[str, float]:
         lambda d: parse(d, check_signature=False), corpus, seconds, rounds
     )
     rows["alertcast (full)"] = throughput(parse, corpus, seconds, rounds)
+    with _python_path_only() as compiled:
+        if compiled:
+            rows["alertcast (rules), Python path"] = throughput(
+                lambda d: parse(d, check_signature=False), corpus, seconds, rounds
+            )
     _print_table(rows)
     return rows
+
+
+@contextmanager
+def _python_path_only() -> Iterator[bool]:
+    """Switch the compiled fast path off (yields whether it was on), for the comparison row."""
+    parse_module = sys.modules["alerts.cap.parse"]
+    upgrade_module = sys.modules["alerts.cap.upgrade"]
+    saved = parse_module.fast_alert, upgrade_module.adopt_namespace
+    parse_module.fast_alert = upgrade_module.adopt_namespace = None
+    try:
+        yield saved[0] is not None
+    finally:
+        parse_module.fast_alert, upgrade_module.adopt_namespace = saved
 
 
 def _print_table(rows: dict[str, float]) -> None:

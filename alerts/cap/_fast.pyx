@@ -25,7 +25,10 @@ cimport lxml.includes.etreepublic as cetree
 from lxml import etree  # noqa: F401  (the C API below is imported from this module)
 
 from alerts.cap import build as _b
-from alerts.cap.model import Area, CapAlert, Info, NamedValue, Reference, Resource
+from alerts.cap.model import (
+    Area, CapAlert, Category, Certainty, Info, MsgType, NamedValue, Reference, Resource,
+    ResponseType, Scope, Severity, Status, Urgency,
+)
 from alerts.cap.result import Issue
 from alerts.cap.rules import _FORBIDDEN_ID_CHARS, _NEEDS_REFERENCES, _OPTIONAL_TEXT
 from alerts.cap.rules_area import altitude_problems, circle_problems, polygon_problems
@@ -124,6 +127,23 @@ cdef dict _NAMES = {
     )
 }
 cdef tuple _TIMES = ("effective", "onset", "expires")
+# value -> member, as build's converters (a value they refuse is a miss: build's error speaks)
+cdef dict _STATUS = {m.value: m for m in Status}
+cdef dict _MSG_TYPE = {m.value: m for m in MsgType}
+cdef dict _SCOPE = {m.value: m for m in Scope}
+cdef dict _CATEGORY = {m.value: m for m in Category}
+cdef dict _RESPONSE_TYPE = {m.value: m for m in ResponseType}
+cdef dict _URGENCY = {m.value: m for m in Urgency}
+cdef dict _SEVERITY = {m.value: m for m in Severity}
+cdef dict _CERTAINTY = {m.value: m for m in Certainty}
+
+
+cdef inline object _member(dict members, str value):
+    """``build._lookup``'s conversion: the member for the stripped value."""
+    found = members.get(value.strip())
+    if found is None:
+        raise _Miss()
+    return found
 
 
 cdef class _Maker:
@@ -356,9 +376,9 @@ cdef object _alert(xmlNode* el, _Doc doc, list warnings):
         identifier or "",
         sender or "",
         sent,
-        _b._status(t.get("status") or ""),
-        _b._msg_type(msg_type or ""),
-        _b._scope(scope or ""),
+        _member(_STATUS, t.get("status") or ""),
+        _member(_MSG_TYPE, msg_type or ""),
+        _member(_SCOPE, scope or ""),
         t.get("source"),
         restriction,
         t.get("addresses"),
@@ -406,9 +426,9 @@ cdef object _info(xmlNode* el, _Doc doc, object sent, list warnings):
         local = _name(c)
         if local is not None:
             if local == "category":
-                categories.append(_b._category(_text(c)))
+                categories.append(_member(_CATEGORY, _text(c)))
             elif local == "responseType":
-                response_types.append(_b._response_type(_text(c)))
+                response_types.append(_member(_RESPONSE_TYPE, _text(c)))
             elif local == "eventCode":
                 event_codes.append(_PAIR.make(_pair(c)))
             elif local == "parameter":
@@ -445,9 +465,9 @@ cdef object _info(xmlNode* el, _Doc doc, object sent, list warnings):
         (language or _b.DEFAULT_LANGUAGE).strip(),
         tuple(categories),
         t.get("event") or "",
-        _b._urgency(t.get("urgency") or ""),
-        _b._severity(t.get("severity") or ""),
-        _b._certainty(t.get("certainty") or ""),
+        _member(_URGENCY, t.get("urgency") or ""),
+        _member(_SEVERITY, t.get("severity") or ""),
+        _member(_CERTAINTY, t.get("certainty") or ""),
         tuple(response_types),
         t.get("audience"),
         tuple(event_codes),

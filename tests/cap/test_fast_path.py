@@ -13,12 +13,19 @@ import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from alerts.cap import parse
+from alerts.cap._fast import plainly_simple
+from alerts.cap.rules_area import _invalid_reason, polygon_problems
+from alerts.cap.rules_info import is_base64
 from alerts.cap.schema import CAP10_NS, CAP11_NS, CAP12_NS
+from tests.cap.factories import cap_xml
 from tests.conftest import SHARED_DATA
 
 SAMPLES = sorted((SHARED_DATA / "cap" / "samples").glob("*.xml"))
@@ -197,3 +204,51 @@ def test_the_compiled_namespace_move_matches_the_python_loop(
             assert outcomes[0] == outcomes[1]
             upgraded += 1
     assert upgraded > 100
+
+
+# Rings on a coarse grid (touches, collinear runs, repeats, spikes are common) and fine ones.
+grid_point = st.tuples(st.integers(-3, 3), st.integers(-3, 3)).map(lambda p: (p[0] / 2, p[1] / 2))
+fine_point = st.tuples(
+    st.floats(-89.9, 89.9, allow_nan=False), st.floats(-179.9, 179.9, allow_nan=False)
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.one_of(grid_point, fine_point), min_size=3, max_size=12))
+def test_a_ring_vouched_for_is_valid_for_geos(points: list[tuple[float, float]]) -> None:
+    ring = [*points, points[0]]
+    values = [v for point in ring for v in point]
+    if plainly_simple(values):
+        assert _invalid_reason(values) is None, ring
+
+
+def test_the_ring_check_vouches_for_ordinary_rings() -> None:
+    square = [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    bowtie = [0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    spike = [0.0, 0.0, 0.0, 2.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    assert plainly_simple(square)
+    assert not plainly_simple(bowtie)
+    assert not plainly_simple(spike)
+    assert not plainly_simple([*square[:-2], 5.0, 5.0])  # not closed
+    pairs = zip(bowtie[::2], bowtie[1::2], strict=True)
+    assert polygon_problems(" ".join(f"{a},{b}" for a, b in pairs))
+
+
+base64ish = st.text(alphabet="ABCDEFabcdef0123456789+/=\t\n\r -_*é", min_size=0, max_size=80)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(payload=base64ish, filler=st.integers(0, 40))
+def test_deref_uri_checks_agree(payload: str, filler: int) -> None:
+    text = "QUJD" * filler + payload  # long enough for the 16-byte steps, then the tail
+    resource = (
+        "<resource><resourceDesc>map</resourceDesc><mimeType>image/png</mimeType>"
+        f"<derefUri>{escape(text)}</derefUri></resource>"
+    )
+    data = cap_xml(resources=resource)
+    with_fast = parse(data, check_signature=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PARSE_MODULE, "fast_alert", None)
+        python = parse(data, check_signature=False)
+    assert with_fast == python
+    assert python.ok == is_base64(text)

@@ -152,11 +152,16 @@ def test_builder_installs_the_lockfile_like_make(stages: list[Stage]) -> None:
     assert len(sync) == 1
     assert sync[0].split()[-1] == "requirements/main.txt"
     assert "--require-hashes" in sync[0]
-    install = [r for r in runs if re.search(r"\buv pip install\b", r)]
+    installs = [r for r in runs if re.search(r"\buv pip install\b", r)]
+    tools = [r for r in installs if "requirements/build.txt" in r]
+    install = [r for r in installs if r not in tools]
+    assert len(tools) == 1 and "--require-hashes" in tools[0], "Cython/setuptools hash-checked"
     assert len(install) == 1
     assert "--no-deps" in install[0]
+    assert "--no-build-isolation" in install[0], "built against the locked lxml, not a fresh one"
     assert install[0].split()[-1] == "."
-    assert runs.index(sync[0]) < runs.index(install[0]), "locked deps first, then the project"
+    assert runs.index(sync[0]) < runs.index(tools[0]) < runs.index(install[0])
+    assert any("uninstall" in r and "cython" in r for r in runs), "build tools leave the venv"
     uv = [r for r in runs if re.search(r"pip install \"?uv==", r)]
     assert uv, "uv is installed with pip at a pinned version"
     assert not any("uv.lock" in r or "pip compile" in r or "uv lock" in r for r in runs)
@@ -167,6 +172,7 @@ def test_builder_copies_the_project(stages: list[Stage], pyproject: dict[str, ob
     assert isinstance(tool, dict)
     packages = {p.rstrip("*") for p in tool["setuptools"]["packages"]["find"]["include"]}
     expected = packages | {"requirements/main.txt", "pyproject.toml", "README.md", "data"}
+    expected |= {"requirements/build.txt", "setup.py"}
     assert expected <= _context_sources([_stage(stages, "builder")])
 
 
